@@ -1,0 +1,22 @@
+#!/bin/sh
+# The shared library's footprint and ABI: what it costs every process it is loaded into.
+. "$(dirname "$0")/lib.sh"
+so=target/release/librtshm.so
+dyn=$(readelf -dW "$so")
+size=$(wc -c < "$so")
+echo "  # stripped size: $size bytes"
+check abi_stripped_size_at_most_32KiB sh -c "[ $size -le 32768 ] && ! readelf -SW $so | grep -q '\.symtab'"
+needed=$(echo "$dyn" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+check abi_needs_only_libc [ "$needed" = "libc.so.6 " ]
+check abi_soname_librtshm.so.0 sh -c "echo '$dyn' | grep -q 'SONAME.*\[librtshm.so.0\]'"
+exports=$(nm -D --defined-only "$so" | awk '{print $3}' | sort | tr '\n' ' ')
+check abi_exports_exactly_the_c_api [ "$exports" = "shm_open shm_unlink " ]
+check abi_no_textrel sh -c "! echo '$dyn' | grep -q TEXTREL"
+# No constructors, destructors or start files: nothing runs at load or unload time.
+check abi_no_load_time_code sh -c "! echo '$dyn' | grep -qE '\((INIT|FINI|INIT_ARRAY|FINI_ARRAY|PREINIT_ARRAY)\)'"
+# A panic would end in abort(): with no path to one, the import is absent.
+imports=$(nm -D --undefined-only "$so" | awk '{print $2}' | sed 's/@.*//' | sort | tr '\n' ' ')
+check abi_no_panic_path sh -c "! echo '$imports' | grep -qw abort"
+check abi_non_executable_stack sh -c "readelf -lW $so | grep GNU_STACK | grep -qv RWE"
+echo "  # imports: $imports"
+finish

@@ -1,0 +1,103 @@
+/* The suite's tiny harness: TEST() registers a test, CHECK() and friends fail it.
+ *
+ * Every test runs in a child process of its own, so a crash fails that test alone, and the
+ * runner removes whatever a test left under its names in /dev/shm (and counts that as a
+ * failure). Test names come from tname(), unique to this run and this test. */
+#ifndef RTSHM_CHECK_H
+#define RTSHM_CHECK_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#if defined(RTSHM_LINK_SHARED) || defined(RTSHM_LINK_STATIC)
+#include <rtshm.h> /* must sit beside <sys/mman.h> */
+#endif
+
+struct test {
+    const char *name;
+    void (*fn)(void);
+    struct test *next;
+};
+void register_test(struct test *t);
+
+#define TEST(n)                                                                   \
+    static void test_##n(void);                                                   \
+    static struct test test_entry_##n = {#n, test_##n, NULL};                     \
+    __attribute__((constructor)) static void test_register_##n(void)             \
+    {                                                                             \
+        register_test(&test_entry_##n);                                           \
+    }                                                                             \
+    static void test_##n(void)
+
+/* Fails the running test: prints where and why, then ends its process. */
+__attribute__((noreturn, format(printf, 3, 4))) void fail_at(const char *file, int line,
+                                                             const char *fmt, ...);
+/* Ends the running test as skipped, with the reason. */
+__attribute__((noreturn, format(printf, 1, 2))) void skip(const char *fmt, ...);
+/* A line of detail under the test's result line. */
+__attribute__((format(printf, 1, 2))) void note(const char *fmt, ...);
+
+#define FAIL(...) fail_at(__FILE__, __LINE__, __VA_ARGS__)
+#define CHECK(cond)                                                                           \
+    do {                                                                                      \
+        if (!(cond))                                                                          \
+            FAIL("CHECK(%s)", #cond);                                                         \
+    } while (0)
+/* The call returns -1 and sets errno to err. */
+#define CHECK_ERR(call, err)                                                                  \
+    do {                                                                                      \
+        errno = 0;                                                                            \
+        long check_ret_ = (long)(call);                                                       \
+        int check_errno_ = errno;                                                             \
+        if (check_ret_ != -1 || check_errno_ != (err))                                        \
+            FAIL("%s: want -1 %s, got %ld %s", #call, errname_(err), check_ret_,              \
+                 check_ret_ == -1 ? errname_(check_errno_) : "");                             \
+    } while (0)
+/* The call does not return -1. */
+#define CHECK_OK(call)                                                                        \
+    do {                                                                                      \
+        errno = 0;                                                                            \
+        if ((long)(call) == -1)                                                               \
+            FAIL("%s: %s", #call, errname_(errno));                                           \
+    } while (0)
+
+/* The symbolic name of an errno value ("EINVAL"), or its number. */
+const char *errname_(int err);
+
+/* A name unique to this run and test: "/rtshm-t.<run>.<test>.<tag>". The result is valid
+ * until the eighth call after it. */
+const char *tname(const char *tag);
+/* The prefix every tname() of this run starts with, without the slash ("rtshm-t.<run>."). */
+const char *run_prefix(void);
+
+/* The prefix of this test's names, without the slash ("rtshm-t.<run>.<test>."). */
+const char *test_prefix(void);
+/* Removes every object in /dev/shm named by this test's tname()s (files, symbolic links, empty
+ * directories); returns how many there were. */
+int remove_objects(void);
+
+/* Which implementation the suite was built against: "shared", "static", "preload", "none". */
+extern const char *const link_mode;
+/* True when the suite tests rtshm (not another libc's shm_open). */
+int testing_rtshm(void);
+
+/* Runs fn in a child process that has dropped to uid/gid 65534 (no supplementary groups);
+ * returns its exit status as waitpid reports it. */
+int as_nobody(void (*fn)(void *), void *arg);
+#define NOBODY 65534
+
+/* glibc's own shm_open and shm_unlink, from dlopen("libc.so.6"), checked to live there. */
+extern int (*glibc_shm_open)(const char *, int, mode_t);
+extern int (*glibc_shm_unlink)(const char *);
+void load_glibc(void);
+/* True when fn is rtshm's: in librtshm.so, or (static link) in the test program itself. */
+int is_rtshm(void *fn);
+
+#endif

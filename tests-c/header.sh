@@ -1,0 +1,22 @@
+#!/bin/sh
+# include/rtshm.h compiles alone and beside <sys/mman.h>, in C and C++, with strict warnings,
+# and declares what it should.
+. "$(dirname "$0")/lib.sh"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+printf '#include <rtshm.h>\nint (*o)(const char *, int, mode_t) = shm_open;\nint (*u)(const char *) = shm_unlink;\n' > "$tmp/alone.c"
+printf '#include <sys/mman.h>\n#include <rtshm.h>\n#include <sys/mman.h>\n#include <rtshm.h>\nint (*o)(const char *, int, mode_t) = shm_open;\n' > "$tmp/both.c"
+printf '#include <rtshm.h>\n#include <sys/mman.h>\nint (*o)(const char *, int, mode_t) = shm_open;\n' > "$tmp/after.c"
+for std in c99 c11 c17; do
+    for f in alone both after; do
+        check "header_${f}_$std" ${CC:-cc} -std=$std -Wall -Wextra -Werror -pedantic -Iinclude -c "$tmp/$f.c" -o "$tmp/o.o"
+    done
+done
+for std in c++11 c++17; do
+    for f in alone both after; do
+        cp "$tmp/$f.c" "$tmp/$f.cc"
+        check "header_${f}_$std" ${CXX:-c++} -std=$std -Wall -Wextra -Werror -pedantic -Iinclude -c "$tmp/$f.cc" -o "$tmp/o.o"
+    done
+done
+check header_has_include_guard grep -q '^#ifndef RTSHM_H' include/rtshm.h
+check header_documents_each_function sh -c '[ "$(grep -B3 -E "^int shm_(open|unlink)\(" include/rtshm.h | grep -c "\*/")" -eq 2 ]'
+finish

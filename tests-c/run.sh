@@ -1,0 +1,42 @@
+#!/bin/sh
+# make test: every test, then one closing line that adds up all the parts.
+# Each part prints "N passed, N failed[, N skipped]" last; cargo prints its own summary.
+cd "$(dirname "$0")/.." || exit 2
+so=$PWD/target/release/librtshm.so
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+total_p=0 total_f=0 total_s=0 status=0
+
+part() {
+    title=$1; shift
+    echo "== $title"
+    "$@" > "$log" 2>&1; rc=$?
+    cat "$log"
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    cargo_line=$(grep -E '^test result: ' "$log" | tail -n 1)
+    if [ -n "$cargo_line" ]; then
+        p=$(echo "$cargo_line" | sed -E 's/.* ([0-9]+) passed.*/\1/')
+        f=$(echo "$cargo_line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+        s=$(echo "$cargo_line" | sed -E 's/.* ([0-9]+) ignored.*/\1/')
+    elif [ -n "$line" ]; then
+        p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+        f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+        s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
+    else
+        p=0 f=1 s=0
+        echo "FAIL $title printed no count (exit $rc)"
+    fi
+    [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && { f=1; echo "FAIL $title exited $rc"; }
+    total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + ${s:-0}))
+    [ "$f" -eq 0 ] || status=1
+}
+
+part "Rust unit tests (cargo test)" cargo test --release --lib --quiet
+part "header" sh tests-c/header.sh
+part "footprint and ABI" sh tests-c/abi.sh
+part "C suite, linked -lrtshm" build/suite-shared
+part "C suite, linked librtshm.a" build/suite-static
+part "C suite, glibc program under LD_PRELOAD" env LD_PRELOAD="$so" build/suite-preload
+part "install" sh tests-c/install.sh
+
+echo "total: $total_p passed, $total_f failed, $total_s skipped"
+exit $status

@@ -1,0 +1,52 @@
+/* The suite tests what it claims to test: rtshm's functions, not glibc's. */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <dlfcn.h>
+#include <libgen.h>
+
+int (*glibc_shm_open)(const char *, int, mode_t);
+int (*glibc_shm_unlink)(const char *);
+
+static const char *object_of(void *fn)
+{
+    Dl_info info;
+    if (!dladdr(fn, &info) || !info.dli_fname)
+        FAIL("dladdr(%p) found no object", fn);
+    return info.dli_fname;
+}
+
+int is_rtshm(void *fn)
+{
+    const char *where = object_of(fn);
+    if (strcmp(link_mode, "static") == 0)
+        return strcmp(where, object_of((void *)is_rtshm)) == 0;
+    return strncmp(basename((char *)where), "librtshm.so", 11) == 0;
+}
+
+void load_glibc(void)
+{
+    void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_LOCAL);
+    if (!libc)
+        FAIL("dlopen(libc.so.6): %s", dlerror());
+    glibc_shm_open = (int (*)(const char *, int, mode_t))dlsym(libc, "shm_open");
+    glibc_shm_unlink = (int (*)(const char *))dlsym(libc, "shm_unlink");
+    if (!glibc_shm_open || !glibc_shm_unlink)
+        FAIL("libc.so.6 has no shm_open/shm_unlink: %s", dlerror());
+    const char *where = basename((char *)object_of((void *)glibc_shm_open));
+    if (strncmp(where, "libc.so", 7) != 0)
+        FAIL("glibc's shm_open resolved to %s, not libc.so.6", where);
+}
+
+TEST(linkage_is_rtshm)
+{
+    if (!testing_rtshm())
+        skip("built against the system's libc, not rtshm");
+    if (!is_rtshm((void *)shm_open) || !is_rtshm((void *)shm_unlink))
+        FAIL("shm_open is %s's, shm_unlink %s's: not rtshm's", object_of((void *)shm_open),
+             object_of((void *)shm_unlink));
+    load_glibc();
+    CHECK((void *)glibc_shm_open != (void *)shm_open);
+    CHECK(!is_rtshm((void *)glibc_shm_open));
+    note("shm_open from %s", object_of((void *)shm_open));
+}
