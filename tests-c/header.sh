@@ -13,6 +13,7 @@ for std in c99 c11 c17; do
 done
 for std in c++11 c++17; do
     for f in alone both after; do
+        needs "${CXX:-c++}" "header_${f}_$std" || continue
         cp "$tmp/$f.c" "$tmp/$f.cc"
         check "header_${f}_$std" ${CXX:-c++} -std=$std -Wall -Wextra -Werror -pedantic -Iinclude -c "$tmp/$f.cc" -o "$tmp/o.o"
     done

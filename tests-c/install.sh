@@ -6,13 +6,16 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 d=$tmp/root
 check install_runs make -s install DESTDIR="$d" PREFIX=/opt/rtshm
 lib=$d/opt/rtshm/lib
-check install_versioned_so_and_links sh -c "[ -f $lib/librtshm.so.0.1.0 ] && [ \"\$(readlink $lib/librtshm.so.0)\" = librtshm.so.0.1.0 ] && [ \"\$(readlink $lib/librtshm.so)\" = librtshm.so.0 ]"
+ver=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+check install_versioned_so_and_links sh -c "[ -f $lib/librtshm.so.$ver ] && [ \"\$(readlink $lib/librtshm.so.0)\" = librtshm.so.$ver ] && [ \"\$(readlink $lib/librtshm.so)\" = librtshm.so.0 ]"
 check install_static_and_header sh -c "[ -f $lib/librtshm.a ] && cmp -s include/rtshm.h $d/opt/rtshm/include/rtshm.h"
 pc="env PKG_CONFIG_PATH=$lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$d pkg-config"
-check install_pkg_config sh -c "[ \"\$($pc --modversion rtshm)\" = 0.1.0 ]"
 name=/rtshm-t.install.$$
+if needs pkg-config install_pkg_config; then
+check install_pkg_config sh -c "[ \"\$($pc --modversion rtshm)\" = $ver ]"
 check install_link_shared_via_pkg_config sh -c "${CC:-cc} -o $tmp/w examples/writer.c \$($pc --cflags --libs rtshm) -ldl && LD_LIBRARY_PATH=$lib $tmp/w $name true"
-check install_link_static sh -c "${CC:-cc} -o $tmp/ws examples/writer.c \$($pc --cflags rtshm) $lib/librtshm.a -ldl && $tmp/ws $name.s true && ! ldd $tmp/ws | grep -q rtshm"
+fi
+check install_link_static sh -c "${CC:-cc} -o $tmp/ws examples/writer.c -I$d/opt/rtshm/include $lib/librtshm.a -ldl && $tmp/ws $name.s true && ! ldd $tmp/ws | grep -q rtshm"
 check uninstall_removes_everything sh -c "make -s uninstall DESTDIR=$d PREFIX=/opt/rtshm && [ -z \"\$(find $d -type f -o -type l)\" ]"
 rm -f "/dev/shm$name" "/dev/shm$name.s"
 finish
