@@ -461,8 +461,9 @@ static void differential(int unprivileged)
         }
     }
     stop_worker();
-    note("%ld cases as uid %d: %ld differences; %ld cases under a documented deviation, %ld "
+    note("%d names, %d flag sets: %ld cases as uid %d: %ld differences; %ld cases under a documented deviation, %ld "
          "of them answered differently by glibc",
+         nnames, (int)(sizeof accmodes / sizeof accmodes[0] * (sizeof extras / sizeof extras[0])),
          stats.cases, (int)worker_uid, stats.mismatches,
          stats.deviations, stats.glibc_differs);
     if (stats.mismatches)
