@@ -18,9 +18,9 @@ SO := $(REL)/librtshm.so
 A := $(REL)/librtshm.a
 HEADER := include/rtshm.h
 
-TEST_SRCS := $(wildcard tests-c/*.c)
+TEST_SRCS := $(filter-out tests-c/peer.c,$(wildcard tests-c/*.c))
 TEST_HDRS := $(wildcard tests-c/*.h)
-SUITES := $(B)/suite-shared $(B)/suite-static $(B)/suite-preload
+SUITES := $(B)/suite-shared $(B)/suite-static $(B)/suite-preload $(B)/peer
 TEST_LIBS := -ldl -lpthread
 
 .PHONY: all lib demo test install uninstall clean FORCE
@@ -51,6 +51,10 @@ $(B)/suite-static: $(TEST_SRCS) $(TEST_HDRS) $(A) | $(B)
 # A plain glibc program: rtshm comes in only through LD_PRELOAD.
 $(B)/suite-preload: $(TEST_SRCS) $(TEST_HDRS) | $(B)
 	$(CC) $(CFLAGS) $(WARN) -DRTSHM_LINK_PRELOAD -o $@ $(TEST_SRCS) $(TEST_LIBS)
+
+# A plain glibc program for the interoperability tests.
+$(B)/peer: tests-c/peer.c | $(B)
+	$(CC) $(CFLAGS) $(WARN) -o $@ $< -ldl
 
 # The same tests built against the system's own shm_open (see README: other libcs).
 $(B)/suite-system: $(TEST_SRCS) $(TEST_HDRS) | $(B)

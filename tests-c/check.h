@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #if defined(RTSHM_LINK_SHARED) || defined(RTSHM_LINK_STATIC)
@@ -89,9 +90,36 @@ extern const char *const link_mode;
 int testing_rtshm(void);
 
 /* Runs fn in a child process that has dropped to uid/gid 65534 (no supplementary groups);
- * returns its exit status as waitpid reports it. */
+ * returns its exit status as waitpid reports it. A child that fails a CHECK exits 1. */
 int as_nobody(void (*fn)(void *), void *arg);
+/* Runs fn in a plain child process; returns its status as waitpid reports it. */
+int in_child(void (*fn)(void *), void *arg);
 #define NOBODY 65534
+/* Fails unless a child's status is a normal exit 0. */
+#define CHECK_CHILD(status)                                                                   \
+    do {                                                                                      \
+        int check_status_ = (status);                                                         \
+        if (!WIFEXITED(check_status_) || WEXITSTATUS(check_status_) != 0)                     \
+            FAIL("%s: child status %#x", #status, check_status_);                             \
+    } while (0)
+/* Skips the test unless the suite runs as root. */
+void need_root(void);
+
+/* From here on, the system call nr fails with err in this process, which should be a child
+ * (in_child): seccomp SECCOMP_RET_ERRNO, the kernel's own way of answering with an errno.
+ * Skips the test where seccomp cannot be used (under valgrind, or not built in). */
+void inject_errno(long nr, int err);
+
+/* How many descriptors this process has open. */
+int open_fds(void);
+
+/* Runs the plain glibc program build/peer (no rtshm, no LD_PRELOAD) with the arguments up to
+ * NULL; its standard output goes to out (NUL-terminated). Returns its exit status (0-255), or
+ * -1 if it died. The peer checks that its shm_open is glibc's. */
+int run_peer(char *out, size_t size, ...) __attribute__((sentinel));
+
+/* The path of an object: "/dev/shm" followed by the name. */
+const char *shm_path_of(const char *name);
 
 /* glibc's own shm_open and shm_unlink, from dlopen("libc.so.6"), checked to live there. */
 extern int (*glibc_shm_open)(const char *, int, mode_t);

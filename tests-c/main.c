@@ -4,7 +4,13 @@
 
 #include <dirent.h>
 #include <grp.h>
+#include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,6 +26,20 @@ const char *const link_mode = "none";
 #endif
 
 int testing_rtshm(void) { return strcmp(link_mode, "none") != 0; }
+
+#define SKIP_STATUS 77
+
+#if defined(__x86_64__)
+#define AUDIT_ARCH_CURRENT AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define AUDIT_ARCH_CURRENT AUDIT_ARCH_AARCH64
+#elif defined(__i386__)
+#define AUDIT_ARCH_CURRENT AUDIT_ARCH_I386
+#elif defined(__riscv) && __riscv_xlen == 64
+#define AUDIT_ARCH_CURRENT AUDIT_ARCH_RISCV64
+#else
+#error "add this architecture's AUDIT_ARCH_ value"
+#endif
 
 static struct test *tests, **tests_tail = &tests;
 static char prefix[64];
@@ -54,7 +74,6 @@ void fail_at(const char *file, int line, const char *fmt, ...)
     _exit(1);
 }
 
-#define SKIP_STATUS 77
 void skip(const char *fmt, ...)
 {
     va_list ap;
@@ -99,14 +118,14 @@ const char *errname_(int err)
     return b;
 }
 
-int as_nobody(void (*fn)(void *), void *arg)
+static int child(void (*fn)(void *), void *arg, int drop)
 {
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0)
         FAIL("fork: %s", strerror(errno));
     if (pid == 0) {
-        if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 || setuid(NOBODY) != 0) {
+        if (drop && (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 || setuid(NOBODY) != 0)) {
             printf("  # dropping to uid %d: %s\n", NOBODY, strerror(errno));
             _exit(2);
         }
@@ -118,7 +137,107 @@ int as_nobody(void (*fn)(void *), void *arg)
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             FAIL("waitpid: %s", strerror(errno));
+    /* A skip inside the child skips the test. */
+    if (WIFEXITED(status) && WEXITSTATUS(status) == SKIP_STATUS)
+        _exit(SKIP_STATUS);
     return status;
+}
+
+int as_nobody(void (*fn)(void *), void *arg)
+{
+    need_root();
+    return child(fn, arg, 1);
+}
+
+int in_child(void (*fn)(void *), void *arg) { return child(fn, arg, 0); }
+
+void need_root(void)
+{
+    if (geteuid() != 0)
+        skip("needs root (to change uid or set up other users' objects)");
+}
+
+void inject_errno(long nr, int err)
+{
+    if (getenv("RTSHM_UNDER_VALGRIND"))
+        skip("seccomp filters are not used under valgrind");
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_CURRENT, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof filter / sizeof filter[0], filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        skip("seccomp: %s", strerror(errno));
+}
+
+int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        FAIL("/proc/self/fd: %s", strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* not the directory's own descriptor */
+}
+
+const char *shm_path_of(const char *name)
+{
+    static char paths[4][PATH_MAX + 16];
+    static unsigned next;
+    char *p = paths[next++ % 4];
+    snprintf(p, sizeof paths[0], "/dev/shm%s%s", name[0] == '/' ? "" : "/", name);
+    return p;
+}
+
+int run_peer(char *out, size_t size, ...)
+{
+    static char peer[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", peer, sizeof peer - 16);
+    if (n < 0)
+        FAIL("readlink /proc/self/exe: %s", strerror(errno));
+    peer[n] = 0;
+    strcpy(strrchr(peer, '/') + 1, "peer");
+    char *argv[16] = {peer};
+    va_list ap;
+    va_start(ap, size);
+    for (int i = 1; i < 15 && (argv[i] = va_arg(ap, char *)) != NULL; i++)
+        ;
+    va_end(ap);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        FAIL("pipe: %s", strerror(errno));
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        FAIL("fork: %s", strerror(errno));
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        char *envp[] = {"PATH=/usr/bin:/bin", NULL}; /* and no LD_PRELOAD */
+        execve(peer, argv, envp);
+        printf("exec %s: %s\n", peer, strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t used = 0;
+    while (size && used < size - 1 && (n = read(fds[0], out + used, size - 1 - used)) > 0)
+        used += (size_t)n;
+    if (size)
+        out[used] = 0;
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            FAIL("waitpid: %s", strerror(errno));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 const char *test_prefix(void)
