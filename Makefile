@@ -23,7 +23,7 @@ TEST_HDRS := $(wildcard tests-c/*.h)
 SUITES := $(B)/suite-shared $(B)/suite-static $(B)/suite-preload $(B)/peer
 TEST_LIBS := -ldl -lpthread
 
-.PHONY: all lib demo test install uninstall clean FORCE
+.PHONY: all lib demo test check-sanitizers install uninstall clean FORCE
 
 all: lib
 
@@ -71,8 +71,23 @@ $(B)/reader: examples/reader.c | $(B)
 demo: lib $(B)/writer $(B)/reader
 	$(B)/writer /rtshm-demo.$$$$ env LD_PRELOAD=$(CURDIR)/$(SO) $(B)/reader /rtshm-demo.$$$$
 
-test: lib $(SUITES)
+# The suite built with AddressSanitizer and UndefinedBehaviorSanitizer; any report fails it.
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+$(B)/asan-shared: $(TEST_SRCS) $(TEST_HDRS) $(SO) $(REL)/librtshm.so.0 | $(B)
+	$(CC) $(CFLAGS) $(SAN) $(WARN) -Iinclude -DRTSHM_LINK_SHARED -o $@ $(TEST_SRCS) \
+		-L$(REL) -lrtshm -Wl,-rpath,$(CURDIR)/$(REL) $(TEST_LIBS)
+
+$(B)/asan-static: $(TEST_SRCS) $(TEST_HDRS) $(A) | $(B)
+	$(CC) $(CFLAGS) $(SAN) $(WARN) -Iinclude -DRTSHM_LINK_STATIC -o $@ $(TEST_SRCS) $(A) $(TEST_LIBS)
+
+SAN_SUITES := $(B)/asan-shared $(B)/asan-static
+
+test: lib $(SUITES) $(SAN_SUITES)
 	@sh tests-c/run.sh
+
+# Only the sanitizer and valgrind runs (make test runs them too).
+check-sanitizers: lib $(SUITES) $(SAN_SUITES)
+	@sh tests-c/run.sh sanitizers
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)

@@ -30,13 +30,28 @@ part() {
     [ "$f" -eq 0 ] || status=1
 }
 
-part "Rust unit tests (cargo test)" cargo test --release --lib --quiet
-part "header" sh tests-c/header.sh
-part "footprint and ABI" sh tests-c/abi.sh
-part "C suite, linked -lrtshm" build/suite-shared
-part "C suite, linked librtshm.a" build/suite-static
-part "C suite, glibc program under LD_PRELOAD" env LD_PRELOAD="$so" build/suite-preload
-part "install" sh tests-c/install.sh
+valgrind_suite() {
+    if ! command -v valgrind >/dev/null 2>&1; then
+        echo "0 passed, 0 failed, 1 skipped (valgrind is not installed)"
+        return 0
+    fi
+    # Children are forked, not exec'd, so valgrind follows them without --trace-children.
+    RTSHM_UNDER_VALGRIND=1 LD_PRELOAD="$so" valgrind -q --error-exitcode=99 \
+        --leak-check=full --errors-for-leak-kinds=definite build/suite-preload
+}
+
+if [ "${1:-}" != sanitizers ]; then
+    part "Rust unit tests (cargo test)" cargo test --release --lib --quiet
+    part "header" sh tests-c/header.sh
+    part "footprint and ABI" sh tests-c/abi.sh
+    part "C suite, linked -lrtshm" build/suite-shared
+    part "C suite, linked librtshm.a" build/suite-static
+    part "C suite, glibc program under LD_PRELOAD" env LD_PRELOAD="$so" build/suite-preload
+    part "install" sh tests-c/install.sh
+fi
+part "C suite with ASan+UBSan, linked -lrtshm" build/asan-shared
+part "C suite with ASan+UBSan, linked librtshm.a" build/asan-static
+part "C suite under valgrind memcheck, LD_PRELOAD" valgrind_suite
 
 echo "total: $total_p passed, $total_f failed, $total_s skipped"
 exit $status
