@@ -105,10 +105,11 @@ int in_child(void (*fn)(void *), void *arg);
 /* Skips the test unless the suite runs as root. */
 void need_root(void);
 
-/* From here on, the system call nr fails with err in this process, which should be a child
- * (in_child): seccomp SECCOMP_RET_ERRNO, the kernel's own way of answering with an errno.
- * Skips the test where seccomp cannot be used (under valgrind, or not built in). */
-void inject_errno(long nr, int err);
+/* From here on, the system calls nr and nr2 (-1: none) fail with err in this process, which
+ * should be a child (in_child): seccomp SECCOMP_RET_ERRNO, the kernel's own way of answering
+ * with an errno. Skips the test where seccomp cannot be used (under valgrind, or not built
+ * in). */
+void inject_errno(long nr, long nr2, int err);
 
 /* How many descriptors this process has open. */
 int open_fds(void);

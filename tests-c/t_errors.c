@@ -186,7 +186,15 @@ static void injected(void *arg)
 {
     struct injection *in = arg;
     int before = low_fds();
-    inject_errno(in->nr, in->err);
+    /* rtshm calls openat/unlinkat; other libcs may call open/unlink where the kernel has them. */
+    long legacy = -1;
+#ifdef SYS_open
+    legacy = in->nr == SYS_openat ? SYS_open : legacy;
+#endif
+#ifdef SYS_unlink
+    legacy = in->nr == SYS_unlinkat ? SYS_unlink : legacy;
+#endif
+    inject_errno(in->nr, legacy, in->err);
     errno = 0;
     int ret = in->op_open ? shm_open(in->name, in->flags, 0600) : shm_unlink(in->name);
     int err = errno;
