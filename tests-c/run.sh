@@ -48,6 +48,7 @@ if [ "${1:-}" != sanitizers ]; then
     part "C suite, linked librtshm.a" build/suite-static
     part "C suite, glibc program under LD_PRELOAD" env LD_PRELOAD="$so" build/suite-preload
     part "install" sh tests-c/install.sh
+    part "docs/CONFORMANCE.md" sh tests-c/docs.sh
 fi
 part "C suite with ASan+UBSan, linked -lrtshm" build/asan-shared
 part "C suite with ASan+UBSan, linked librtshm.a" build/asan-static

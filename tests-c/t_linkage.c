@@ -50,3 +50,23 @@ TEST(linkage_is_rtshm)
     CHECK(!is_rtshm((void *)glibc_shm_open));
     note("shm_open from %s", object_of((void *)shm_open));
 }
+
+#if defined(RTSHM_LINK_PRELOAD) && defined(__x86_64__)
+/* A binary built against glibc before 2.34 refers to shm_open@GLIBC_2.2.5 (librt's old
+ * version); under LD_PRELOAD, rtshm's unversioned definition must serve that reference too. */
+extern int shm_open_glibc_2_2_5(const char *, int, mode_t);
+extern int shm_unlink_glibc_2_2_5(const char *);
+__asm__(".symver shm_open_glibc_2_2_5, shm_open@GLIBC_2.2.5");
+__asm__(".symver shm_unlink_glibc_2_2_5, shm_unlink@GLIBC_2.2.5");
+
+TEST(preload_serves_the_old_symbol_version)
+{
+    if (!is_rtshm((void *)shm_open_glibc_2_2_5) || !is_rtshm((void *)shm_unlink_glibc_2_2_5))
+        FAIL("shm_open@GLIBC_2.2.5 resolved to %s", object_of((void *)shm_open_glibc_2_2_5));
+    const char *name = tname("old");
+    int fd = shm_open_glibc_2_2_5(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK(shm_unlink_glibc_2_2_5(name) == 0);
+}
+#endif
