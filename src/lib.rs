@@ -32,8 +32,7 @@ use sys::Errno;
 #[no_mangle]
 pub unsafe extern "C" fn shm_open(name: *const c_char, oflag: c_int, mode: mode_t) -> c_int {
     // SAFETY: the caller's contract for `name`.
-    let name = unsafe { sys::c_bytes(name) };
-    c_return(open(name, oflag, mode))
+    c_return(unsafe { open(name, oflag, mode) })
 }
 
 /// Removes the name of a POSIX shared memory object; the memory goes when the last mapping and
@@ -49,15 +48,36 @@ pub unsafe extern "C" fn shm_open(name: *const c_char, oflag: c_int, mode: mode_
 #[no_mangle]
 pub unsafe extern "C" fn shm_unlink(name: *const c_char) -> c_int {
     // SAFETY: the caller's contract for `name`.
-    let name = unsafe { sys::c_bytes(name) };
-    c_return(unlink(name).map(|()| 0))
+    c_return(unsafe { unlink(name) }.map(|()| 0))
 }
 
-fn open(name: Option<&[u8]>, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
-    let path = name::shm_path(name.ok_or(Errno(libc::EFAULT))?).map_err(|e| match e {
-        NameError::Invalid => Errno(libc::EINVAL),
+/// The path of `name`, or the errno for a NULL or unmappable name (`invalid` for an invalid
+/// one: shm_open and shm_unlink differ there, as in glibc).
+///
+/// # Safety
+/// `name` is NULL or points to a NUL-terminated string.
+#[inline(always)]
+unsafe fn path_of<'b>(
+    name: *const c_char,
+    buf: &'b mut name::PathBuf,
+    invalid: c_int,
+) -> Result<name::ShmPath<'b>, Errno> {
+    if name.is_null() {
+        return Err(Errno(libc::EFAULT));
+    }
+    // SAFETY: not NULL, so a NUL-terminated string by the caller's contract.
+    unsafe { name::shm_path(name, buf) }.map_err(|e| match e {
+        NameError::Invalid => Errno(invalid),
         NameError::TooLong => Errno(libc::ENAMETOOLONG),
-    })?;
+    })
+}
+
+/// # Safety
+/// `name` is NULL or points to a NUL-terminated string.
+unsafe fn open(name: *const c_char, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
+    let mut buf = name::PathBuf::uninit();
+    // SAFETY: the caller's contract for `name`.
+    let path = unsafe { path_of(name, &mut buf, libc::EINVAL) }?;
     let flags = oflag | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_LARGEFILE;
     sys::open(&path, flags, mode).map_err(|e| match e {
         // A directory is one more unsuitable name, not an error POSIX lists.
@@ -66,11 +86,12 @@ fn open(name: Option<&[u8]>, oflag: c_int, mode: mode_t) -> Result<c_int, Errno>
     })
 }
 
-fn unlink(name: Option<&[u8]>) -> Result<(), Errno> {
-    let path = name::shm_path(name.ok_or(Errno(libc::EFAULT))?).map_err(|e| match e {
-        NameError::Invalid => Errno(libc::ENOENT),
-        NameError::TooLong => Errno(libc::ENAMETOOLONG),
-    })?;
+/// # Safety
+/// `name` is NULL or points to a NUL-terminated string.
+unsafe fn unlink(name: *const c_char) -> Result<(), Errno> {
+    let mut buf = name::PathBuf::uninit();
+    // SAFETY: the caller's contract for `name`.
+    let path = unsafe { path_of(name, &mut buf, libc::ENOENT) }?;
     sys::unlink(&path).map_err(|e| match e {
         // POSIX names EACCES for an unlink the sticky directory refuses.
         Errno(libc::EPERM) => Errno(libc::EACCES),

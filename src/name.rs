@@ -1,11 +1,15 @@
 //! Name to path: the one mapping that every entry point shares.
 //!
-//! Pure: no system calls, no allocation. The rules are glibc 2.36's, less the four documented
+//! No system calls, no allocation. The rules are glibc 2.36's, less the four documented
 //! deviations (see README.md): leading slashes are dropped; an empty rest, a slash inside it, or
 //! a rest of "." or ".." is invalid; a rest over NAME_MAX bytes, or a whole name of PATH_MAX
 //! bytes or more, is too long.
+//!
+//! A valid name is read once, by glibc's vectorised strchrnul, which finds the end of the rest
+//! and any slash in it in one pass; the slower checks run only for names already invalid.
 
-use core::ffi::c_char;
+use core::ffi::{c_char, c_int};
+use core::mem::MaybeUninit;
 
 /// The longest name after its leading slashes, as for any path component.
 pub const NAME_MAX: usize = 255;
@@ -24,54 +28,98 @@ pub enum NameError {
     TooLong,
 }
 
-/// A NUL-terminated path in the shared-memory directory, on the caller's stack.
-pub struct ShmPath {
-    buf: [u8; PATH_LEN],
-}
+/// Room for a path on the caller's stack. Only the path and its NUL are ever written: filling
+/// all of it would cost more than everything else the mapping does.
+pub type PathBuf = MaybeUninit<[u8; PATH_LEN]>;
 
-impl ShmPath {
-    /// The path as a C string, valid while `self` is.
+/// A NUL-terminated path in the shared-memory directory, in a caller's `PathBuf`.
+pub struct ShmPath<'b>(&'b [u8]);
+
+impl ShmPath<'_> {
+    /// The path as a C string.
     pub fn as_ptr(&self) -> *const c_char {
-        self.buf.as_ptr().cast()
+        self.0.as_ptr().cast()
     }
 
     /// The path without its NUL.
     #[cfg(test)]
     pub fn as_bytes(&self) -> &[u8] {
-        let len = self.buf.iter().position(|&b| b == 0).unwrap_or(PATH_LEN);
-        &self.buf[..len]
+        &self.0[..self.0.len() - 1]
     }
 }
 
-/// Maps a name (its bytes without the NUL, at most `PATH_MAX` of them: a longer C string is
-/// passed cut to `PATH_MAX`) to its path.
-pub fn shm_path(name: &[u8]) -> Result<ShmPath, NameError> {
-    if name.len() >= PATH_MAX {
+/// Maps the NUL-terminated name at `name` to its path, written into `buf`.
+///
+/// # Safety
+/// `name` points to a NUL-terminated string.
+#[inline(always)] // on the path of every call; an out-of-line call costs a quarter of it
+pub unsafe fn shm_path<'b>(
+    name: *const c_char,
+    buf: &'b mut PathBuf,
+) -> Result<ShmPath<'b>, NameError> {
+    let name: *const u8 = name.cast();
+    let mut start = 0;
+    // SAFETY: every byte up to the NUL is readable, and the NUL (not a slash) ends the loop.
+    while unsafe { *name.add(start) } == b'/' {
+        start += 1;
+        if start == PATH_MAX {
+            return Err(NameError::TooLong);
+        }
+    }
+    // SAFETY: `start` is within the string; strchrnul reads up to its first slash or its NUL.
+    let rest = unsafe { name.add(start) };
+    let end: *const u8 = unsafe { libc::strchrnul(rest.cast(), b'/' as c_int) }.cast();
+    // SAFETY: strchrnul returned a pointer into the same string, at or after `rest`.
+    let rest_len = unsafe { end.offset_from(rest) } as usize;
+    let seen = start + rest_len;
+    // SAFETY: `end` points at the slash or NUL strchrnul found.
+    if unsafe { *end } == b'/' {
+        // Invalid, unless the whole name is PATH_MAX bytes or more (deviation 4).
+        if seen >= PATH_MAX {
+            return Err(NameError::TooLong);
+        }
+        // SAFETY: strnlen reads up to the NUL or PATH_MAX - seen bytes, whichever is first.
+        let tail = unsafe { libc::strnlen(end.cast(), PATH_MAX - seen) };
+        return Err(if seen + tail >= PATH_MAX {
+            NameError::TooLong
+        } else {
+            NameError::Invalid
+        });
+    }
+    if seen >= PATH_MAX {
         return Err(NameError::TooLong);
     }
-    let start = name
-        .iter()
-        .position(|&b| b != b'/')
-        .ok_or(NameError::Invalid)?;
-    let rest = &name[start..];
-    if rest.contains(&b'/') || rest == b"." || rest == b".." {
+    // SAFETY: the `rest_len` bytes before the NUL at `end` are the string's own.
+    let rest = unsafe { core::slice::from_raw_parts(rest, rest_len) };
+    if rest.is_empty() || rest == b"." || rest == b".." {
         return Err(NameError::Invalid);
     }
     if rest.len() > NAME_MAX {
         return Err(NameError::TooLong);
     }
-    let mut path = ShmPath { buf: [0; PATH_LEN] };
-    path.buf[..SHM_DIR.len()].copy_from_slice(SHM_DIR);
-    path.buf[SHM_DIR.len()..SHM_DIR.len() + rest.len()].copy_from_slice(rest);
-    Ok(path)
+    let len = SHM_DIR.len() + rest.len();
+    let out: *mut u8 = buf.as_mut_ptr().cast();
+    // SAFETY: the buffer holds SHM_DIR.len() + NAME_MAX + 1 bytes and rest.len() <= NAME_MAX,
+    // so the directory, the rest and the NUL all fit; `rest` cannot overlap the exclusively
+    // borrowed buffer. The slice covers exactly the bytes just written.
+    unsafe {
+        core::ptr::copy_nonoverlapping(SHM_DIR.as_ptr(), out, SHM_DIR.len());
+        core::ptr::copy_nonoverlapping(rest.as_ptr(), out.add(SHM_DIR.len()), rest.len());
+        out.add(len).write(0);
+        Ok(ShmPath(core::slice::from_raw_parts(out, len + 1)))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The path of a name given without its NUL (the test adds it).
     fn path(name: &[u8]) -> Result<Vec<u8>, NameError> {
-        shm_path(name).map(|p| p.as_bytes().to_vec())
+        let c = std::ffi::CString::new(name).expect("test names hold no NUL");
+        let mut buf = PathBuf::uninit();
+        // SAFETY: a CString is NUL-terminated.
+        unsafe { shm_path(c.as_ptr(), &mut buf) }.map(|p| p.as_bytes().to_vec())
     }
 
     #[test]
@@ -142,6 +190,15 @@ mod tests {
         inner[10] = b'/';
         assert_eq!(path(&inner), Err(NameError::TooLong));
         assert_eq!(path(&[b'/'; PATH_MAX]), Err(NameError::TooLong));
+        assert_eq!(path(&[b'/'; PATH_MAX * 3]), Err(NameError::TooLong));
+        let mut slash_late = vec![b'a'; PATH_MAX + 10];
+        slash_late[PATH_MAX + 5] = b'/';
+        assert_eq!(path(&slash_late), Err(NameError::TooLong));
+        assert_eq!(path(&vec![b'm'; 1 << 20]), Err(NameError::TooLong));
+        // Just under PATH_MAX with a slash inside is merely invalid.
+        let mut inner = vec![b'a'; PATH_MAX - 1];
+        inner[PATH_MAX - 2] = b'/';
+        assert_eq!(path(&inner), Err(NameError::Invalid));
     }
 
     #[test]
