@@ -1,5 +1,5 @@
 # rtshm: the user's interface. `make` builds, `make test` runs every test, `make demo` shows
-# two processes sharing memory through rtshm, `make install` installs.
+# two processes sharing memory through rtshm, `make bench` measures, `make install` installs.
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -23,7 +23,7 @@ TEST_HDRS := $(wildcard tests-c/*.h)
 SUITES := $(B)/suite-shared $(B)/suite-static $(B)/suite-preload $(B)/peer
 TEST_LIBS := -ldl -lpthread
 
-.PHONY: all lib demo test check-sanitizers install uninstall clean FORCE
+.PHONY: all lib demo test check-sanitizers bench install uninstall clean FORCE
 
 all: lib
 
@@ -81,6 +81,17 @@ $(B)/asan-static: $(TEST_SRCS) $(TEST_HDRS) $(A) | $(B)
 	$(CC) $(CFLAGS) $(SAN) $(WARN) -Iinclude -DRTSHM_LINK_STATIC -o $@ $(TEST_SRCS) $(A) $(TEST_LIBS)
 
 SAN_SUITES := $(B)/asan-shared $(B)/asan-static
+
+# The benchmark: glibc, rtshm and the bare system calls side by side (see BENCHMARKS.md).
+$(B)/bench: bench/bench.c | $(B)
+	$(CC) -O2 $(WARN) -o $@ $< -ldl -lpthread
+
+$(B)/empty.so: bench/empty.c | $(B)
+	$(CC) -O2 -shared -fPIC -nostartfiles -Wl,-z,noseparate-code -Wl,-soname,empty.so -o $@ $<
+	strip $@
+
+bench: lib $(B)/bench $(B)/empty.so
+	@sh bench/run.sh
 
 test: lib $(SUITES) $(SAN_SUITES)
 	@sh tests-c/run.sh

@@ -7,6 +7,8 @@
  *   bench threads SECONDS        create+unlink throughput with 1, 2, 4, 8 threads
  *   bench lengths ROUNDS BATCH   open-existing cost against name length
  *   bench rss                    this process's resident memory (KiB), before any work
+ *   bench startup N SO...        median µs to spawn and reap /bin/true with LD_PRELOAD=SO
+ *                                (an empty SO: no preload), alternating, N runs each
  *
  * The library is found through RTSHM_SO (default target/release/librtshm.so). */
 #define _GNU_SOURCE
@@ -14,11 +16,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -325,10 +329,41 @@ static void bench_rss(void)
         fclose(f);
 }
 
+static void bench_startup(int n, int nsos, char **sos)
+{
+    static double samples[16][20000];
+    if (n > 20000)
+        n = 20000;
+    if (nsos > 16)
+        nsos = 16;
+    for (int r = -20; r < n; r++) /* 20 rounds of warm-up */
+        for (int k = 0; k < nsos; k++) {
+            int i = (k + (r < 0 ? 0 : r)) % nsos;
+            char env[4200];
+            snprintf(env, sizeof env, "LD_PRELOAD=%s", sos[i]);
+            char *envp[] = {env, NULL}, *argv[] = {"true", NULL};
+            pid_t pid;
+            double t0 = now_ns();
+            if (posix_spawn(&pid, "/bin/true", NULL, NULL, argv, *sos[i] ? envp : envp + 1) != 0 ||
+                waitpid(pid, NULL, 0) != pid) {
+                fprintf(stderr, "bench: spawning /bin/true failed\n");
+                exit(3);
+            }
+            if (r >= 0)
+                samples[i][r] = (now_ns() - t0) / 1000;
+        }
+    for (int i = 0; i < nsos; i++)
+        printf("%s %.1f\n", *sos[i] ? sos[i] : "(none)", median(samples[i], n));
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "rss") == 0) {
         bench_rss();
+        return 0;
+    }
+    if (argc >= 4 && strcmp(argv[1], "startup") == 0) {
+        bench_startup(atoi(argv[2]), argc - 3, argv + 3);
         return 0;
     }
     if (argc < 3) {

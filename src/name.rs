@@ -78,8 +78,10 @@ pub unsafe fn shm_path<'b>(
         if seen >= PATH_MAX {
             return Err(NameError::TooLong);
         }
-        // SAFETY: strnlen reads up to the NUL or PATH_MAX - seen bytes, whichever is first.
-        let tail = unsafe { libc::strnlen(end.cast(), PATH_MAX - seen) };
+        // SAFETY: strchrnul with NUL finds the string's end, reading no further.
+        let nul: *const u8 = unsafe { libc::strchrnul(end.cast(), 0) }.cast();
+        // SAFETY: the same string, `nul` after `end`.
+        let tail = unsafe { nul.offset_from(end) } as usize;
         return Err(if seen + tail >= PATH_MAX {
             NameError::TooLong
         } else {
@@ -104,7 +106,13 @@ pub unsafe fn shm_path<'b>(
     // borrowed buffer. The slice covers exactly the bytes just written.
     unsafe {
         core::ptr::copy_nonoverlapping(SHM_DIR.as_ptr(), out, SHM_DIR.len());
-        core::ptr::copy_nonoverlapping(rest.as_ptr(), out.add(SHM_DIR.len()), rest.len());
+        // memmove@GLIBC_2.2.5 rather than memcpy@GLIBC_2.14: the same code in glibc, and one
+        // symbol version fewer for the dynamic linker to check at load.
+        libc::memmove(
+            out.add(SHM_DIR.len()).cast(),
+            rest.as_ptr().cast(),
+            rest.len(),
+        );
         out.add(len).write(0);
         Ok(ShmPath(core::slice::from_raw_parts(out, len + 1)))
     }

@@ -17,6 +17,10 @@ check abi_no_load_time_code sh -c "! echo '$dyn' | grep -qE '\((INIT|FINI|INIT_A
 # A panic would end in abort(): with no path to one, the import is absent.
 imports=$(nm -D --undefined-only "$so" | awk '{print $2}' | sed 's/@.*//' | sort | tr '\n' ' ')
 check abi_no_panic_path sh -c "! echo '$imports' | grep -qw abort"
+# Imports are bound lazily, through the PLT, as in libc.so.6: a process that never calls
+# shm_open never looks them up (.cargo/config.toml, build.rs; figures in BENCHMARKS.md).
+check abi_imports_bound_lazily sh -c "! echo '$dyn' | grep -qE 'BIND_NOW|FLAGS_1.*NOW' && ! readelf -rW $so | grep -q GLOB_DAT"
+check abi_imports_are_three_libc_functions [ "$imports" = "__errno_location memmove strchrnul " ]
 check abi_non_executable_stack sh -c "readelf -lW $so | grep GNU_STACK | grep -qv RWE"
 echo "  # imports: $imports"
 finish
