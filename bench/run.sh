@@ -28,11 +28,11 @@ per_call() { # IMPL OP -> (instructions for K calls - for 0 calls) / K
     a=$(count "$1" "$2" $k); b=$(count "$1" "$2" 0)
     echo "$a $b $k" | awk '{printf "%.1f", ($1 - $2) / $3}'
 }
-startup_instructions() { # SO -> instructions to run /bin/true with it preloaded
+startup_instructions() { # SO -> instructions to run /bin/true with it preloaded ("": none)
     if [ -n "$1" ]; then
-        valgrind --tool=callgrind --callgrind-out-file=/dev/null env LD_PRELOAD="$1" /bin/true 2>&1
+        LD_PRELOAD="$1" valgrind --tool=callgrind --callgrind-out-file=/dev/null /bin/true 2>&1
     else
-        valgrind --tool=callgrind --callgrind-out-file=/dev/null env /bin/true 2>&1
+        valgrind --tool=callgrind --callgrind-out-file=/dev/null /bin/true 2>&1
     fi | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 median_rss() { # SO -> median VmRSS (KiB) of a fresh process with it preloaded, 21 runs
@@ -71,7 +71,7 @@ echo "| what | rtshm | empty library | no preload |"
 echo "|---|---:|---:|---:|"
 echo "| stripped size (bytes) | $size | $esize | — |"
 si_r=$(startup_instructions "$so"); si_e=$(startup_instructions "$empty"); si_n=$(startup_instructions "")
-echo "| instructions to run /bin/true (callgrind, via env) | $si_r | $si_e | $si_n |"
+echo "| instructions to start and run /bin/true (callgrind) | $si_r | $si_e | $si_n |"
 "$bench" startup "$STARTUP_RUNS" "$so" "$empty" "" > build/startup.txt
 t_r=$(sed -n 1p build/startup.txt | awk '{print $2}'); t_e=$(sed -n 2p build/startup.txt | awk '{print $2}'); t_n=$(sed -n 3p build/startup.txt | awk '{print $2}')
 echo "| spawn + reap /bin/true, median µs ($STARTUP_RUNS runs each, alternating) | $t_r | $t_e | $t_n |"
