@@ -1,8 +1,10 @@
-//! rtshm: POSIX shared memory (`shm_open`, `shm_unlink`) with a C ABI.
+//! rtshm: POSIX shared memory (`shm_open`, `shm_unlink`) and named semaphores (`sem_open`,
+//! `sem_close`, `sem_unlink`) with a C ABI, in /dev/shm or wherever RTSHM_DIR says.
 //!
-//! The exported functions are thin: they turn C conventions (pointers, -1 and errno) into calls
-//! to a safe core and back. The library stands on `core` and `libc` alone, allocates nothing,
-//! takes no locks, keeps no state, and does nothing at load time.
+//! The exported functions are thin: they turn C conventions (pointers, -1 or SEM_FAILED and
+//! errno) into calls to a safe core and back. The library stands on `core` and `libc` alone,
+//! does nothing at load time, and on shm_open's and shm_unlink's path allocates nothing, takes
+//! no locks and keeps no state but the directory it reads once.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -13,24 +15,29 @@
 // The safety contract of each export is in its doc comment, worded for C readers of the header.
 #![allow(clippy::missing_safety_doc)]
 
+mod config;
 mod name;
+mod sem;
 mod sys;
 
-use core::ffi::{c_char, c_int};
+use core::ffi::{c_char, c_int, c_uint, c_void};
 
+use config::Dir;
 use libc::mode_t;
 use name::NameError;
 use sys::Errno;
 
 /// Creates and opens a new, or opens an existing, POSIX shared memory object.
 ///
-/// `name` is mapped to `/dev/shm/<name without its leading slashes>`; the object is opened with
+/// `name` is mapped to `<dir>/<name without its leading slashes>`, where `<dir>` is
+/// `/dev/shm` or RTSHM_DIR (see rtshm_dir); the object is opened with
 /// `oflag | O_NOFOLLOW | O_CLOEXEC` and, when created, `mode` less the umask, exactly as glibc
 /// does. Returns the lowest free file descriptor, or -1 with errno set: EINVAL for an empty
-/// name, a slash after the leading ones, "." or "..", or a directory; ENAMETOOLONG for more
-/// than NAME_MAX bytes after the leading slashes or PATH_MAX bytes in all; EFAULT for NULL;
-/// otherwise the kernel's answer to open(2) (EACCES, EEXIST, ENOENT, ELOOP, EMFILE, ENFILE...).
-/// Not a cancellation point; async-signal-safe; errno is untouched on success.
+/// name, a slash after the leading ones, "." or "..", a directory, or an invalid RTSHM_DIR;
+/// ENAMETOOLONG for more than NAME_MAX bytes after the leading slashes or PATH_MAX bytes in
+/// all; EFAULT for NULL; otherwise the kernel's answer to open(2) (EACCES, EEXIST, ENOENT,
+/// ELOOP, EMFILE, ENFILE...). Not a cancellation point; async-signal-safe; errno is untouched
+/// on success.
 ///
 /// `name` must be NULL or point to a NUL-terminated string.
 #[no_mangle]
@@ -44,36 +51,110 @@ pub unsafe extern "C" fn shm_open(name: *const c_char, oflag: c_int, mode: mode_
 ///
 /// Returns 0, or -1 with errno set: ENOENT for a missing object or an invalid name (as glibc);
 /// ENAMETOOLONG for more than NAME_MAX bytes after the leading slashes or PATH_MAX bytes in
-/// all; EACCES where unlink(2) says EPERM or EACCES; EFAULT for NULL; otherwise the kernel's
-/// answer (EISDIR, EROFS...). Not a cancellation point; async-signal-safe; errno is untouched
-/// on success.
+/// all; EACCES where unlink(2) says EPERM or EACCES; EFAULT for NULL; EINVAL for an invalid
+/// RTSHM_DIR; otherwise the kernel's answer (EISDIR, EROFS...). Not a cancellation point;
+/// async-signal-safe; errno is untouched on success.
 ///
 /// `name` must be NULL or point to a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn shm_unlink(name: *const c_char) -> c_int {
     // SAFETY: the caller's contract for `name`.
-    c_return(unsafe { unlink(name) }.map(|()| 0))
+    c_return(unsafe { unlink::<false>(name) }.map(|()| 0))
 }
 
-/// The path of `name`, or the errno for a NULL or unmappable name (`invalid` for an invalid
-/// one: shm_open and shm_unlink differ there, as in glibc).
+/// The directory that holds shared memory objects and named semaphores: RTSHM_DIR without its
+/// trailing slashes when it is set (and this is not a setuid, setgid or otherwise
+/// secure-execution process, where it is ignored), else "/dev/shm". NULL when RTSHM_DIR is set
+/// but not an absolute path of at most 3839 bytes; every call then fails with EINVAL. The
+/// variable is read once, at the first call of any rtshm function.
+#[no_mangle]
+pub extern "C" fn rtshm_dir() -> *const c_char {
+    config::dir_c_string()
+}
+
+/// Opens a named semaphore, creating it with O_CREAT (then `mode` and `value` are read, as the
+/// variadic C prototype `sem_t *sem_open(const char *, int, ...)` passes them): glibc's
+/// sem_open, in the same directory as shm_open's objects, file `sem.<name>`. Returns the same
+/// address for the same semaphore until the matching sem_close, or SEM_FAILED with errno set:
+/// EINVAL for an invalid name or RTSHM_DIR, or `value` above SEM_VALUE_MAX; ENAMETOOLONG for a
+/// name over NAME_MAX bytes; EFAULT for NULL; EAGAIN when no temporary name was free;
+/// otherwise the kernel's answer (EACCES, EEXIST, ENOENT...).
+///
+/// `name` must be NULL or point to a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn sem_open(
+    name: *const c_char,
+    oflag: c_int,
+    mode: mode_t,
+    value: c_uint,
+) -> *mut c_void {
+    let mut buf = name::PathBuf::uninit();
+    // SAFETY: the caller's contract for `name`.
+    let opened =
+        unsafe { path_of::<true>(name, &mut buf, libc::EINVAL) }.and_then(|(path, dir)| {
+            // SAFETY: path_of accepted `name`: a NUL-terminated string.
+            let len = unsafe { name::c_bytes(name) }.len();
+            if len > name::NAME_MAX {
+                // glibc keys its registry by the name as given and fails (errno unset) when that
+                // is longer than NAME_MAX, even with a short rest.
+                return Err(Errno(libc::ENAMETOOLONG));
+            }
+            // SAFETY: as above; at most NAME_MAX bytes.
+            unsafe { sem::open(name, &path, dir, oflag, mode, value) }
+        });
+    opened.unwrap_or_else(|e| {
+        sys::set_errno(e);
+        core::ptr::null_mut() // SEM_FAILED
+    })
+}
+
+/// Closes a named semaphore: unmaps it once every sem_open of it in this process has been
+/// closed. Returns 0, or -1 with errno EINVAL when `sem` is not an open named semaphore.
+///
+/// `sem` must be NULL or a pointer sem_open returned.
+#[no_mangle]
+pub unsafe extern "C" fn sem_close(sem: *mut c_void) -> c_int {
+    c_return(sem::close(sem).map(|()| 0))
+}
+
+/// Removes a named semaphore's name: glibc's sem_unlink, in the same directory as sem_open's.
+/// Returns 0, or -1 with errno set: ENOENT for a missing semaphore or an invalid name;
+/// ENAMETOOLONG; EACCES where unlink(2) says EPERM or EACCES; EFAULT for NULL; EINVAL for an
+/// invalid RTSHM_DIR; otherwise the kernel's answer.
+///
+/// `name` must be NULL or point to a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn sem_unlink(name: *const c_char) -> c_int {
+    // SAFETY: the caller's contract for `name`.
+    c_return(unsafe { unlink::<true>(name) }.map(|()| 0))
+}
+
+/// The path of `name` (a semaphore's with SEM) and the directory it is in (None: /dev/shm), or
+/// the errno for an invalid RTSHM_DIR, a NULL name, or an unmappable name (`invalid` for an
+/// invalid one: the open and unlink functions differ there, as in glibc).
 ///
 /// # Safety
 /// `name` is NULL or points to a NUL-terminated string.
 #[inline(always)]
-unsafe fn path_of<'b>(
+unsafe fn path_of<'b, const SEM: bool>(
     name: *const c_char,
     buf: &'b mut name::PathBuf,
     invalid: c_int,
-) -> Result<name::ShmPath<'b>, Errno> {
+) -> Result<(name::ShmPath<'b>, Option<&'static [u8]>), Errno> {
+    let dir = match config::dir() {
+        Dir::Default => None,
+        Dir::Custom(dir) => Some(dir),
+        Dir::Invalid => return Err(Errno(libc::EINVAL)),
+    };
     if name.is_null() {
         return Err(Errno(libc::EFAULT));
     }
     // SAFETY: not NULL, so a NUL-terminated string by the caller's contract.
-    unsafe { name::shm_path(name, buf) }.map_err(|e| match e {
+    let path = unsafe { name::object_path::<SEM>(name, dir, buf) }.map_err(|e| match e {
         NameError::Invalid => Errno(invalid),
         NameError::TooLong => Errno(libc::ENAMETOOLONG),
-    })
+    })?;
+    Ok((path, dir))
 }
 
 /// # Safety
@@ -81,7 +162,7 @@ unsafe fn path_of<'b>(
 unsafe fn open(name: *const c_char, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
     let mut buf = name::PathBuf::uninit();
     // SAFETY: the caller's contract for `name`.
-    let path = unsafe { path_of(name, &mut buf, libc::EINVAL) }?;
+    let (path, _) = unsafe { path_of::<false>(name, &mut buf, libc::EINVAL) }?;
     let flags = oflag | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_LARGEFILE;
     sys::open(&path, flags, mode).map_err(|e| match e {
         // A directory is one more unsuitable name, not an error POSIX lists.
@@ -90,12 +171,14 @@ unsafe fn open(name: *const c_char, oflag: c_int, mode: mode_t) -> Result<c_int,
     })
 }
 
+/// shm_unlink, or with SEM sem_unlink.
+///
 /// # Safety
 /// `name` is NULL or points to a NUL-terminated string.
-unsafe fn unlink(name: *const c_char) -> Result<(), Errno> {
+unsafe fn unlink<const SEM: bool>(name: *const c_char) -> Result<(), Errno> {
     let mut buf = name::PathBuf::uninit();
     // SAFETY: the caller's contract for `name`.
-    let path = unsafe { path_of(name, &mut buf, libc::ENOENT) }?;
+    let (path, _) = unsafe { path_of::<SEM>(name, &mut buf, libc::ENOENT) }?;
     sys::unlink(&path).map_err(|e| match e {
         // POSIX names EACCES for an unlink the sticky directory refuses.
         Errno(libc::EPERM) => Errno(libc::EACCES),

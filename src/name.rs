@@ -17,7 +17,10 @@ pub const NAME_MAX: usize = 255;
 pub const PATH_MAX: usize = 4096;
 
 const SHM_DIR: &[u8] = b"/dev/shm/";
-const PATH_LEN: usize = SHM_DIR.len() + NAME_MAX + 1;
+/// Named semaphores are files "sem.<name>" beside the shared memory objects, as in glibc.
+const SEM_PREFIX: &[u8] = b"sem.";
+/// A path is at most PATH_MAX bytes with its NUL (RTSHM_DIR's length is limited to make sure).
+const PATH_LEN: usize = PATH_MAX;
 
 /// Why a name has no path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,13 +51,29 @@ impl ShmPath<'_> {
     }
 }
 
-/// Maps the NUL-terminated name at `name` to its path, written into `buf`.
+/// The bytes of the NUL-terminated string at `p` (found with strchrnul, which the library
+/// imports anyway, rather than strlen).
+///
+/// # Safety
+/// `p` points to a NUL-terminated string that outlives `'a`.
+pub unsafe fn c_bytes<'a>(p: *const c_char) -> &'a [u8] {
+    // SAFETY: the caller's contract; strchrnul with NUL stops at the string's end.
+    unsafe {
+        let end = libc::strchrnul(p, 0);
+        core::slice::from_raw_parts(p.cast(), end.offset_from(p) as usize)
+    }
+}
+
+/// Maps the NUL-terminated name at `name` to its path in `dir` (None: /dev/shm; otherwise a
+/// directory without its trailing slash, at most config::DIR_MAX bytes), written into `buf`.
+/// With SEM, the file is "sem.<rest>", a named semaphore's.
 ///
 /// # Safety
 /// `name` points to a NUL-terminated string.
 #[inline(always)] // on the path of every call; an out-of-line call costs a quarter of it
-pub unsafe fn shm_path<'b>(
+pub unsafe fn object_path<'b, const SEM: bool>(
     name: *const c_char,
+    dir: Option<&[u8]>,
     buf: &'b mut PathBuf,
 ) -> Result<ShmPath<'b>, NameError> {
     let name: *const u8 = name.cast();
@@ -96,23 +115,38 @@ pub unsafe fn shm_path<'b>(
     if rest.is_empty() || rest == b"." || rest == b".." {
         return Err(NameError::Invalid);
     }
-    if rest.len() > NAME_MAX {
+    let prefix = if SEM { SEM_PREFIX.len() } else { 0 };
+    if prefix + rest.len() > NAME_MAX {
         return Err(NameError::TooLong);
     }
-    let len = SHM_DIR.len() + rest.len();
     let out: *mut u8 = buf.as_mut_ptr().cast();
-    // SAFETY: the buffer holds SHM_DIR.len() + NAME_MAX + 1 bytes and rest.len() <= NAME_MAX,
-    // so the directory, the rest and the NUL all fit; `rest` cannot overlap the exclusively
-    // borrowed buffer. The slice covers exactly the bytes just written.
+    // SAFETY: the buffer holds PATH_MAX bytes; a directory of at most DIR_MAX bytes, a slash,
+    // a file name of at most NAME_MAX bytes and a NUL fit (config::DIR_MAX). Nothing written
+    // overlaps the sources, which are the caller's or static.
+    let mut at = unsafe {
+        match dir {
+            None => {
+                core::ptr::copy_nonoverlapping(SHM_DIR.as_ptr(), out, SHM_DIR.len());
+                SHM_DIR.len()
+            }
+            Some(dir) => {
+                libc::memmove(out.cast(), dir.as_ptr().cast(), dir.len());
+                out.add(dir.len()).write(b'/');
+                dir.len() + 1
+            }
+        }
+    };
+    if SEM {
+        // SAFETY: as above.
+        unsafe { core::ptr::copy_nonoverlapping(SEM_PREFIX.as_ptr(), out.add(at), prefix) };
+        at += prefix;
+    }
+    let len = at + rest.len();
+    // SAFETY: as above; the slice covers exactly the bytes written.
     unsafe {
-        core::ptr::copy_nonoverlapping(SHM_DIR.as_ptr(), out, SHM_DIR.len());
         // memmove@GLIBC_2.2.5 rather than memcpy@GLIBC_2.14: the same code in glibc, and one
         // symbol version fewer for the dynamic linker to check at load.
-        libc::memmove(
-            out.add(SHM_DIR.len()).cast(),
-            rest.as_ptr().cast(),
-            rest.len(),
-        );
+        libc::memmove(out.add(at).cast(), rest.as_ptr().cast(), rest.len());
         out.add(len).write(0);
         Ok(ShmPath(core::slice::from_raw_parts(out, len + 1)))
     }
@@ -124,10 +158,39 @@ mod tests {
 
     /// The path of a name given without its NUL (the test adds it).
     fn path(name: &[u8]) -> Result<Vec<u8>, NameError> {
+        path_in::<false>(name, None)
+    }
+
+    fn path_in<const SEM: bool>(name: &[u8], dir: Option<&[u8]>) -> Result<Vec<u8>, NameError> {
         let c = std::ffi::CString::new(name).expect("test names hold no NUL");
         let mut buf = PathBuf::uninit();
         // SAFETY: a CString is NUL-terminated.
-        unsafe { shm_path(c.as_ptr(), &mut buf) }.map(|p| p.as_bytes().to_vec())
+        unsafe { object_path::<SEM>(c.as_ptr(), dir, &mut buf) }.map(|p| p.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn custom_directories_and_semaphores() {
+        assert_eq!(
+            path_in::<false>(b"/x", Some(b"/tmp/d")).unwrap(),
+            b"/tmp/d/x"
+        );
+        assert_eq!(path_in::<false>(b"//x", Some(b"")).unwrap(), b"/x");
+        assert_eq!(path_in::<true>(b"/x", None).unwrap(), b"/dev/shm/sem.x");
+        assert_eq!(path_in::<true>(b"x", Some(b"/d")).unwrap(), b"/d/sem.x");
+        // "sem." takes four bytes of the file name's NAME_MAX.
+        let name = vec![b'n'; NAME_MAX - 4];
+        assert!(path_in::<true>(&name, None).is_ok());
+        let name = vec![b'n'; NAME_MAX - 3];
+        assert_eq!(path_in::<true>(&name, None), Err(NameError::TooLong));
+        assert!(path_in::<false>(&name, None).is_ok());
+        // The longest directory with the longest name still fits PATH_MAX.
+        let dir = [b'/']
+            .iter()
+            .chain([b'd'; crate::config::DIR_MAX - 1].iter())
+            .copied()
+            .collect::<Vec<_>>();
+        let long = path_in::<false>(&[b'n'; NAME_MAX], Some(&dir)).unwrap();
+        assert_eq!(long.len(), PATH_MAX - 1);
     }
 
     #[test]

@@ -100,6 +100,70 @@ unsafe fn syscall4(nr: c_long, a: c_long, b: c_long, c: c_long, d: c_long) -> c_
     }
 }
 
+/// A raw system call with six arguments, for the calls the semaphore code makes: kept apart
+/// from syscall4 so that shm_open loads no registers it does not need.
+///
+/// # Safety
+/// As for syscall4.
+#[cfg(target_arch = "x86_64")]
+unsafe fn syscall6(nr: c_long, a: [c_long; 6]) -> c_long {
+    let ret: c_long;
+    // SAFETY: as for syscall4; r8 and r9 carry the fifth and sixth arguments.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr => ret,
+            in("rdi") a[0],
+            in("rsi") a[1],
+            in("rdx") a[2],
+            in("r10") a[3],
+            in("r8") a[4],
+            in("r9") a[5],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack, preserves_flags),
+        );
+    }
+    ret
+}
+
+/// A raw system call with six arguments: see the x86_64 version.
+///
+/// # Safety
+/// As for syscall4.
+#[cfg(target_arch = "aarch64")]
+unsafe fn syscall6(nr: c_long, a: [c_long; 6]) -> c_long {
+    let ret: c_long;
+    // SAFETY: as for syscall4; x4 and x5 carry the fifth and sixth arguments.
+    unsafe {
+        core::arch::asm!(
+            "svc 0",
+            in("x8") nr,
+            inlateout("x0") a[0] => ret,
+            in("x1") a[1],
+            in("x2") a[2],
+            in("x3") a[3],
+            in("x4") a[4],
+            in("x5") a[5],
+            options(nostack, preserves_flags),
+        );
+    }
+    ret
+}
+
+/// A raw system call with six arguments: see the x86_64 version.
+///
+/// # Safety
+/// As for syscall4.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn syscall6(nr: c_long, a: [c_long; 6]) -> c_long {
+    // SAFETY: the caller's contract for the arguments.
+    match unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) } {
+        -1 => -(last_errno().0 as c_long),
+        ret => ret,
+    }
+}
+
 /// openat(AT_FDCWD, path, flags, mode), passing the mode only where the kernel uses it, as
 /// glibc's open does.
 pub fn open(path: &ShmPath<'_>, flags: c_int, mode: libc::mode_t) -> Result<c_int, Errno> {
@@ -136,4 +200,112 @@ pub fn unlink(path: &ShmPath<'_>) -> Result<(), Errno> {
         )
     };
     check(ret).map(drop)
+}
+
+/// linkat(AT_FDCWD, from, AT_FDCWD, to, 0): a second name for a file, never replacing one.
+pub fn link(from: &ShmPath<'_>, to: &ShmPath<'_>) -> Result<(), Errno> {
+    let cwd = libc::AT_FDCWD as c_long;
+    let args = [
+        cwd,
+        from.as_ptr() as c_long,
+        cwd,
+        to.as_ptr() as c_long,
+        0,
+        0,
+    ];
+    // SAFETY: both paths are NUL-terminated buffers that outlive the call; linkat only reads
+    // them.
+    check(unsafe { syscall6(libc::SYS_linkat, args) }).map(drop)
+}
+
+/// write(fd, bytes), all of them or an error (EINTR retried; a short write is EIO).
+pub fn write_all(fd: c_int, bytes: &[u8]) -> Result<(), Errno> {
+    loop {
+        let args = [
+            fd as c_long,
+            bytes.as_ptr() as c_long,
+            bytes.len() as c_long,
+            0,
+            0,
+            0,
+        ];
+        // SAFETY: the kernel reads `bytes.len()` bytes of a live slice.
+        match check(unsafe { syscall6(libc::SYS_write, args) }) {
+            Err(Errno(libc::EINTR)) => continue,
+            Err(e) => return Err(e),
+            Ok(n) if n as usize == bytes.len() => return Ok(()),
+            Ok(_) => return Err(Errno(libc::EIO)),
+        }
+    }
+}
+
+/// close(fd), whose errors (EINTR, EIO after the file is gone) nobody can act on.
+pub fn close(fd: c_int) {
+    // SAFETY: closing a descriptor this library opened and owns.
+    let _ = unsafe { syscall6(libc::SYS_close, [fd as c_long, 0, 0, 0, 0, 0]) };
+}
+
+/// The device and inode of an open file.
+pub fn file_id(fd: c_int) -> Result<(u64, u64), Errno> {
+    let mut st = core::mem::MaybeUninit::<libc::stat>::uninit();
+    let args = [
+        fd as c_long,
+        c"".as_ptr() as c_long,
+        st.as_mut_ptr() as c_long,
+        libc::AT_EMPTY_PATH as c_long,
+        0,
+        0,
+    ];
+    // SAFETY: the kernel writes a struct stat (the kernel's layout is libc's on the
+    // architectures this library supports) into `st`, and reads the empty path.
+    check(unsafe { syscall6(libc::SYS_newfstatat, args) })?;
+    // SAFETY: newfstatat succeeded, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    Ok((st.st_dev as u64, st.st_ino as u64))
+}
+
+/// mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), or with fd -1 an anonymous
+/// private mapping.
+pub fn map(len: usize, fd: c_int) -> Result<*mut u8, Errno> {
+    let flags = if fd < 0 {
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS
+    } else {
+        libc::MAP_SHARED
+    };
+    let prot = (libc::PROT_READ | libc::PROT_WRITE) as c_long;
+    let args = [0, len as c_long, prot, flags as c_long, fd as c_long, 0];
+    // SAFETY: a new mapping at an address the kernel chooses touches no existing memory.
+    check(unsafe { syscall6(libc::SYS_mmap, args) }).map(|a| a as *mut u8)
+}
+
+/// munmap(addr, len).
+///
+/// # Safety
+/// Nothing refers to the mapping any more.
+pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    // SAFETY: the caller's contract.
+    check(unsafe {
+        syscall6(
+            libc::SYS_munmap,
+            [addr as c_long, len as c_long, 0, 0, 0, 0],
+        )
+    })
+    .map(drop)
+}
+
+/// Random bytes from getrandom(2), without blocking; None where it cannot give them.
+pub fn random(buf: &mut [u8]) -> Option<()> {
+    let args = [
+        buf.as_mut_ptr() as c_long,
+        buf.len() as c_long,
+        libc::GRND_NONBLOCK as c_long,
+        0,
+        0,
+        0,
+    ];
+    // SAFETY: the kernel writes at most `buf.len()` bytes into a live, exclusive slice.
+    match check(unsafe { syscall6(libc::SYS_getrandom, args) }) {
+        Ok(n) if n as usize == buf.len() => Some(()),
+        _ => None,
+    }
 }

@@ -10,7 +10,7 @@ needed=$(echo "$dyn" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
 check abi_needs_only_libc [ "$needed" = "libc.so.6 " ]
 check abi_soname_librtshm.so.0 sh -c "echo '$dyn' | grep -q 'SONAME.*\[librtshm.so.0\]'"
 exports=$(nm -D --defined-only "$so" | awk '{print $3}' | sort | tr '\n' ' ')
-check abi_exports_exactly_the_c_api [ "$exports" = "shm_open shm_unlink " ]
+check abi_exports_exactly_the_c_api [ "$exports" = "rtshm_dir sem_close sem_open sem_unlink shm_open shm_unlink " ]
 check abi_no_textrel sh -c "! echo '$dyn' | grep -q TEXTREL"
 # No constructors, destructors or start files: nothing runs at load or unload time.
 check abi_no_load_time_code sh -c "! echo '$dyn' | grep -qE '\((INIT|FINI|INIT_ARRAY|FINI_ARRAY|PREINIT_ARRAY)\)'"
@@ -20,7 +20,7 @@ check abi_no_panic_path sh -c "! echo '$imports' | grep -qw abort"
 # Imports are bound lazily, through the PLT, as in libc.so.6: a process that never calls
 # shm_open never looks them up (.cargo/config.toml, build.rs; figures in BENCHMARKS.md).
 check abi_imports_bound_lazily sh -c "! echo '$dyn' | grep -qE 'BIND_NOW|FLAGS_1.*NOW' && ! readelf -rW $so | grep -q GLOB_DAT"
-check abi_imports_are_three_libc_functions [ "$imports" = "__errno_location memmove strchrnul " ]
+check abi_imports_are_the_expected_libc_functions [ "$imports" = "__errno_location memcmp memmove pthread_mutex_lock pthread_mutex_unlock secure_getenv sem_init strchrnul " ]
 check abi_non_executable_stack sh -c "readelf -lW $so | grep GNU_STACK | grep -qv RWE"
 echo "  # imports: $imports"
 finish

@@ -1,0 +1,192 @@
+//! RTSHM_DIR: where the objects live. Read once, at the first call that needs it, and never
+//! again; after that a call pays one atomic load.
+//!
+//! Like `secure_getenv`, the variable is ignored in a secure-execution process (setuid,
+//! setgid, file capabilities), so it can never redirect a privileged program. A value that is
+//! set but unusable makes every call fail with EINVAL: quietly falling back to /dev/shm would
+//! put objects where the user said they must not go.
+
+use core::cell::UnsafeCell;
+use core::ffi::c_char;
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+use crate::name::{NAME_MAX, PATH_MAX};
+
+/// The default directory, without its slash, NUL-terminated.
+pub const DEFAULT_DIR: &[u8] = b"/dev/shm\0";
+
+/// The longest usable RTSHM_DIR: the directory, a slash, a NAME_MAX-byte name and a NUL fit in
+/// PATH_MAX.
+pub const DIR_MAX: usize = PATH_MAX - 1 - NAME_MAX - 1;
+
+/// Where objects live.
+#[derive(Clone, Copy)]
+pub enum Dir {
+    /// /dev/shm: RTSHM_DIR is unset, or this is a secure-execution process.
+    Default,
+    /// RTSHM_DIR, without trailing slashes ("" for the root directory).
+    Custom(&'static [u8]),
+    /// RTSHM_DIR is set but not an absolute path short enough to use.
+    Invalid,
+}
+
+const UNREAD: u8 = 0;
+const CLAIMED: u8 = 1;
+const DEFAULT: u8 = 2;
+const CUSTOM: u8 = 3;
+const INVALID: u8 = 4;
+
+/// The directory of a Custom setting, NUL-terminated, written once by the thread that claims
+/// STATE and read only after STATE says CUSTOM.
+struct DirBuf(UnsafeCell<[u8; DIR_MAX + 1]>);
+
+// SAFETY: the buffer is written only by the one thread that moved STATE from UNREAD to
+// CLAIMED, before it stores CUSTOM with Release ordering; it is read only after an Acquire
+// load of CUSTOM. No two threads ever touch it at once.
+unsafe impl Sync for DirBuf {}
+
+static STATE: AtomicU8 = AtomicU8::new(UNREAD);
+static DIR_LEN: AtomicUsize = AtomicUsize::new(0);
+static DIR_BUF: DirBuf = DirBuf(UnsafeCell::new([0; DIR_MAX + 1]));
+
+extern "C" {
+    /// glibc 2.17 and musl: getenv, but NULL in a secure-execution process.
+    fn secure_getenv(name: *const c_char) -> *mut c_char;
+}
+
+/// The directory in effect.
+#[inline(always)]
+pub fn dir() -> Dir {
+    match STATE.load(Ordering::Acquire) {
+        DEFAULT => Dir::Default,
+        CUSTOM => custom(),
+        INVALID => Dir::Invalid,
+        _ => first_read(),
+    }
+}
+
+/// The published Custom directory.
+fn custom() -> Dir {
+    let len = DIR_LEN.load(Ordering::Relaxed);
+    // SAFETY: STATE was CUSTOM (Acquire): the buffer holds `len` bytes and is never written
+    // again.
+    Dir::Custom(unsafe { core::slice::from_raw_parts(DIR_BUF.0.get().cast::<u8>(), len) })
+}
+
+/// Reads RTSHM_DIR and, if this thread is the first, publishes the result. A thread that finds
+/// another one publishing uses the environment's own string for this call rather than wait.
+#[cold]
+fn first_read() -> Dir {
+    // SAFETY: a NUL-terminated name; the result is NULL or a NUL-terminated string in the
+    // environment, which the program must not change while other threads may read it.
+    let value = unsafe { secure_getenv(c"RTSHM_DIR".as_ptr()) };
+    let setting = if value.is_null() {
+        Dir::Default
+    } else {
+        // SAFETY: a NUL-terminated string, just returned by secure_getenv; environment strings
+        // outlive every call that reads them here (above).
+        parse(unsafe { crate::name::c_bytes::<'static>(value) })
+    };
+    if STATE
+        .compare_exchange(UNREAD, CLAIMED, Ordering::Acquire, Ordering::Acquire)
+        .is_err()
+    {
+        return match STATE.load(Ordering::Acquire) {
+            DEFAULT => Dir::Default,
+            CUSTOM => custom(),
+            INVALID => Dir::Invalid,
+            _ => setting,
+        };
+    }
+    let state = match setting {
+        Dir::Default => DEFAULT,
+        Dir::Invalid => INVALID,
+        Dir::Custom(d) => {
+            // SAFETY: this thread alone claimed STATE, so it alone writes the buffer (see
+            // DirBuf); `d` is at most DIR_MAX bytes (parse), so it and the NUL fit.
+            unsafe {
+                let buf = DIR_BUF.0.get().cast::<u8>();
+                libc::memmove(buf.cast(), d.as_ptr().cast(), d.len());
+                buf.add(d.len()).write(0);
+            }
+            DIR_LEN.store(d.len(), Ordering::Relaxed);
+            CUSTOM
+        }
+    };
+    STATE.store(state, Ordering::Release);
+    match state {
+        CUSTOM => custom(),
+        _ => setting,
+    }
+}
+
+/// RTSHM_DIR's value as a setting: an absolute path, trailing slashes dropped, at most
+/// DIR_MAX bytes.
+pub fn parse(value: &'static [u8]) -> Dir {
+    if value.first() != Some(&b'/') {
+        return Dir::Invalid;
+    }
+    let trimmed = match value.iter().rposition(|&b| b != b'/') {
+        Some(last) => &value[..=last],
+        None => &value[..0],
+    };
+    if trimmed.len() > DIR_MAX {
+        return Dir::Invalid;
+    }
+    Dir::Custom(trimmed)
+}
+
+/// The directory in effect as a C string ("/" for the root), or NULL when RTSHM_DIR is
+/// invalid. Waits, the first time only, for a thread that is publishing the setting: a C
+/// caller may keep the pointer, so it must be the published buffer's.
+pub fn dir_c_string() -> *const c_char {
+    loop {
+        match STATE.load(Ordering::Acquire) {
+            DEFAULT => return DEFAULT_DIR.as_ptr().cast(),
+            INVALID => return core::ptr::null(),
+            CUSTOM if DIR_LEN.load(Ordering::Relaxed) == 0 => return c"/".as_ptr(),
+            CUSTOM => return DIR_BUF.0.get().cast::<c_char>().cast_const(),
+            UNREAD => drop(first_read()),
+            _ => core::hint::spin_loop(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn custom(value: &[u8]) -> Option<Vec<u8>> {
+        match parse(Box::leak(value.to_vec().into_boxed_slice())) {
+            Dir::Custom(d) => Some(d.to_vec()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn absolute_paths_are_used_without_trailing_slashes() {
+        assert_eq!(custom(b"/tmp/x").unwrap(), b"/tmp/x");
+        assert_eq!(custom(b"/tmp/x///").unwrap(), b"/tmp/x");
+        assert_eq!(custom(b"/").unwrap(), b"");
+        assert_eq!(custom(b"//").unwrap(), b"");
+    }
+
+    #[test]
+    fn relative_and_empty_values_are_invalid() {
+        for v in [&b""[..], b"tmp/x", b"./x", b"~/x"] {
+            assert!(matches!(parse(Box::leak(v.into())), Dir::Invalid), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn length_limit_leaves_room_for_a_full_name() {
+        let mut v = vec![b'/'];
+        v.extend(std::iter::repeat(b'd').take(DIR_MAX - 1));
+        assert_eq!(custom(&v).unwrap().len(), DIR_MAX);
+        v.push(b'd');
+        assert!(custom(&v).is_none());
+        v.pop();
+        v.extend_from_slice(b"////"); // trailing slashes do not count
+        assert_eq!(custom(&v).unwrap().len(), DIR_MAX);
+    }
+}
