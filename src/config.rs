@@ -6,9 +6,8 @@
 //! set but unusable makes every call fail with EINVAL: quietly falling back to /dev/shm would
 //! put objects where the user said they must not go.
 
-use core::cell::UnsafeCell;
 use core::ffi::c_char;
-use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
 use crate::name::{NAME_MAX, PATH_MAX};
 
@@ -36,18 +35,17 @@ const DEFAULT: u8 = 2;
 const CUSTOM: u8 = 3;
 const INVALID: u8 = 4;
 
-/// The directory of a Custom setting, NUL-terminated, written once by the thread that claims
-/// STATE and read only after STATE says CUSTOM.
-struct DirBuf(UnsafeCell<[u8; DIR_MAX + 1]>);
+// The statics live in .data, not .bss: a library with any .bss makes the dynamic linker clear
+// the rest of its last page in every process it is loaded into (measured: BENCHMARKS.md).
 
-// SAFETY: the buffer is written only by the one thread that moved STATE from UNREAD to
-// CLAIMED, before it stores CUSTOM with Release ordering; it is read only after an Acquire
-// load of CUSTOM. No two threads ever touch it at once.
-unsafe impl Sync for DirBuf {}
-
+#[link_section = ".data"]
 static STATE: AtomicU8 = AtomicU8::new(UNREAD);
+/// A Custom directory, NUL-terminated: a copy in a page of its own, written once by the
+/// thread that claims STATE before it stores CUSTOM (Release), and never changed after.
+#[link_section = ".data"]
+static DIR_PTR: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
+#[link_section = ".data"]
 static DIR_LEN: AtomicUsize = AtomicUsize::new(0);
-static DIR_BUF: DirBuf = DirBuf(UnsafeCell::new([0; DIR_MAX + 1]));
 
 extern "C" {
     /// glibc 2.17 and musl: getenv, but NULL in a secure-execution process.
@@ -68,9 +66,9 @@ pub fn dir() -> Dir {
 /// The published Custom directory.
 fn custom() -> Dir {
     let len = DIR_LEN.load(Ordering::Relaxed);
-    // SAFETY: STATE was CUSTOM (Acquire): the buffer holds `len` bytes and is never written
+    // SAFETY: STATE was CUSTOM (Acquire): DIR_PTR points to `len` bytes that are never written
     // again.
-    Dir::Custom(unsafe { core::slice::from_raw_parts(DIR_BUF.0.get().cast::<u8>(), len) })
+    Dir::Custom(unsafe { core::slice::from_raw_parts(DIR_PTR.load(Ordering::Relaxed), len) })
 }
 
 /// Reads RTSHM_DIR and, if this thread is the first, publishes the result. A thread that finds
@@ -101,17 +99,24 @@ fn first_read() -> Dir {
     let state = match setting {
         Dir::Default => DEFAULT,
         Dir::Invalid => INVALID,
-        Dir::Custom(d) => {
-            // SAFETY: this thread alone claimed STATE, so it alone writes the buffer (see
-            // DirBuf); `d` is at most DIR_MAX bytes (parse), so it and the NUL fit.
-            unsafe {
-                let buf = DIR_BUF.0.get().cast::<u8>();
-                libc::memmove(buf.cast(), d.as_ptr().cast(), d.len());
-                buf.add(d.len()).write(0);
+        Dir::Custom(d) => match crate::sys::map(DIR_MAX + 1, -1) {
+            Ok(copy) => {
+                // SAFETY: a fresh mapping of DIR_MAX + 1 bytes, this thread's alone; `d` is at
+                // most DIR_MAX bytes (parse), so it and the NUL fit.
+                unsafe {
+                    libc::memmove(copy.cast(), d.as_ptr().cast(), d.len());
+                    copy.add(d.len()).write(0);
+                }
+                DIR_LEN.store(d.len(), Ordering::Relaxed);
+                DIR_PTR.store(copy, Ordering::Relaxed);
+                CUSTOM
             }
-            DIR_LEN.store(d.len(), Ordering::Relaxed);
-            CUSTOM
-        }
+            // No memory for a copy: give the next caller the same chance.
+            Err(_) => {
+                STATE.store(UNREAD, Ordering::Release);
+                return setting;
+            }
+        },
     };
     STATE.store(state, Ordering::Release);
     match state {
@@ -145,7 +150,7 @@ pub fn dir_c_string() -> *const c_char {
             DEFAULT => return DEFAULT_DIR.as_ptr().cast(),
             INVALID => return core::ptr::null(),
             CUSTOM if DIR_LEN.load(Ordering::Relaxed) == 0 => return c"/".as_ptr(),
-            CUSTOM => return DIR_BUF.0.get().cast::<c_char>().cast_const(),
+            CUSTOM => return DIR_PTR.load(Ordering::Relaxed).cast_const().cast(),
             UNREAD => drop(first_read()),
             _ => core::hint::spin_loop(),
         }

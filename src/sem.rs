@@ -18,16 +18,36 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use crate::name::{self, NAME_MAX};
 use crate::sys::{self, Errno};
 
-/// sizeof(sem_t) in glibc on the 64-bit architectures this library supports.
-pub const SEM_SIZE: usize = 32;
+/// sizeof(sem_t) in glibc.
+pub const SEM_SIZE: usize = if cfg!(target_pointer_width = "64") {
+    32
+} else {
+    16
+};
 /// glibc's SEM_VALUE_MAX.
 pub const SEM_VALUE_MAX: c_uint = i32::MAX as c_uint;
 /// How many temporary names to try before EAGAIN, as glibc.
 const TEMP_TRIES: usize = 50;
 
-extern "C" {
-    /// glibc's sem_init: the one authority on a semaphore's bytes.
-    fn sem_init(sem: *mut c_void, pshared: c_int, value: c_uint) -> c_int;
+/// glibc's FUTEX_SHARED, the `private` word of a process-shared semaphore.
+const FUTEX_SHARED: u32 = 128;
+
+/// A new semaphore's bytes, as glibc's sem_init(&s, 1, value) writes them into a zeroed sem_t
+/// (struct new_sem: with 64-bit atomics the value in a 64-bit word, else shifted left one bit
+/// beside a waiter count; then `private`, then padding). The C suite compares the two.
+fn sem_image(value: c_uint) -> [u8; SEM_SIZE] {
+    let mut image = [0u8; SEM_SIZE];
+    #[cfg(target_pointer_width = "64")]
+    {
+        image[..8].copy_from_slice(&u64::from(value).to_ne_bytes());
+        image[8..12].copy_from_slice(&FUTEX_SHARED.to_ne_bytes());
+    }
+    #[cfg(not(target_pointer_width = "64"))]
+    {
+        image[..4].copy_from_slice(&(value << 1).to_ne_bytes());
+        image[4..8].copy_from_slice(&FUTEX_SHARED.to_ne_bytes());
+    }
+    image
 }
 
 /// sem_open, after the name has been mapped to `path` in the namespace directory `dir`.
@@ -82,12 +102,7 @@ fn create(
     if value > SEM_VALUE_MAX {
         return Err(Errno(libc::EINVAL));
     }
-    let mut image = [0u64; SEM_SIZE / 8];
-    // SAFETY: 32 writable, aligned bytes; the value is within SEM_VALUE_MAX, so sem_init
-    // succeeds and only writes the sem_t.
-    unsafe { sem_init(image.as_mut_ptr().cast(), 1, value) };
-    // SAFETY: the array is 32 initialised bytes.
-    let image: &[u8] = unsafe { core::slice::from_raw_parts(image.as_ptr().cast(), SEM_SIZE) };
+    let image = sem_image(value);
 
     let mut temp_buf = name::PathBuf::uninit();
     let mut tries = 0;
@@ -108,7 +123,7 @@ fn create(
             Err(e) => return Err(e),
         }
     };
-    let result = sys::write_all(fd, image)
+    let result = sys::write_all(fd, &image)
         .and_then(|()| sys::map(SEM_SIZE, fd))
         .and_then(|sem| {
             match sys::link(&temp, path) {
@@ -243,6 +258,7 @@ impl Registry {
 struct Shared(UnsafeCell<Registry>);
 // SAFETY: the registry is only read or written while LOCK is held.
 unsafe impl Sync for Shared {}
+#[link_section = ".data"] // not .bss: see config.rs
 static REGISTRY: Shared = Shared(UnsafeCell::new(Registry {
     first: core::ptr::null_mut(),
 }));
@@ -250,6 +266,7 @@ static REGISTRY: Shared = Shared(UnsafeCell::new(Registry {
 struct Mutex(UnsafeCell<libc::pthread_mutex_t>);
 // SAFETY: a pthread mutex is made to be shared between threads.
 unsafe impl Sync for Mutex {}
+#[link_section = ".data"]
 static LOCK: Mutex = Mutex(UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER));
 
 /// The registry lock, held until dropped.

@@ -261,6 +261,7 @@ pub fn file_id(fd: c_int) -> Result<(u64, u64), Errno> {
     check(unsafe { syscall6(libc::SYS_newfstatat, args) })?;
     // SAFETY: newfstatat succeeded, so it filled `st`.
     let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // u64 here, narrower on other architectures
     Ok((st.st_dev as u64, st.st_ino as u64))
 }
 
