@@ -80,8 +80,8 @@ const char *run_prefix(void);
 
 /* The prefix of this test's names, without the slash ("rtshm-t.<run>.<test>."). */
 const char *test_prefix(void);
-/* Removes every object in /dev/shm named by this test's tname()s (files, symbolic links, empty
- * directories); returns how many there were. */
+/* Removes everything in /dev/shm and /tmp named with this test's prefix (files, links,
+ * directories and what they hold); returns how many entries there were. */
 int remove_objects(void);
 
 /* Which implementation the suite was built against: "shared", "static", "preload", "none". */
@@ -118,6 +118,17 @@ int open_fds(void);
  * NULL; its standard output goes to out (NUL-terminated). Returns its exit status (0-255), or
  * -1 if it died. The peer checks that its shm_open is glibc's. */
 int run_peer(char *out, size_t size, ...) __attribute__((sentinel));
+
+/* rtshm_dir() of the library under test (NULL when the suite tests another libc). */
+const char *current_rtshm_dir(void);
+/* Makes a directory for RTSHM_DIR under this test's names in /dev/shm (mode 1777, like
+ * /dev/shm itself, on the same tmpfs) and returns its path. */
+const char *make_ns_dir(void);
+/* Points RTSHM_DIR at dir (NULL: unsets it). rtshm reads it once per process, at the first
+ * call: a test sets it before its first call, or in a child (in_child). */
+void use_rtshm_dir(const char *dir);
+/* How many entries a directory holds (. and .. aside). */
+int entries_in(const char *dir);
 
 /* The path of an object: "/dev/shm" followed by the name. */
 const char *shm_path_of(const char *name);

@@ -3,7 +3,9 @@
 #include "check.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <grp.h>
+#include <sys/auxv.h>
 #include <limits.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -177,6 +179,46 @@ void inject_errno(long nr, long nr2, int err)
         skip("seccomp: %s", strerror(errno));
 }
 
+const char *current_rtshm_dir(void)
+{
+#if defined(RTSHM_LINK_SHARED) || defined(RTSHM_LINK_STATIC)
+    return rtshm_dir();
+#else
+    const char *(*fn)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "rtshm_dir");
+    return fn ? fn() : NULL;
+#endif
+}
+
+const char *make_ns_dir(void)
+{
+    static char dir[256];
+    snprintf(dir, sizeof dir, "/dev/shm/%sns", test_prefix());
+    if (mkdir(dir, 0) != 0 || chmod(dir, 01777) != 0)
+        FAIL("mkdir %s: %s", dir, strerror(errno));
+    return dir;
+}
+
+void use_rtshm_dir(const char *dir)
+{
+    if (dir)
+        setenv("RTSHM_DIR", dir, 1);
+    else
+        unsetenv("RTSHM_DIR");
+}
+
+int entries_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        FAIL("opendir %s: %s", dir, strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
 int open_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -248,10 +290,27 @@ const char *test_prefix(void)
     return mine;
 }
 
-int remove_objects(void)
+/* Removes the entry `name` in the directory `dirfd`, and all it holds if it is a directory. */
+static void remove_tree(int dirfd, const char *name)
+{
+    if (unlinkat(dirfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
+        return;
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            remove_tree(fd, e->d_name);
+    if (d)
+        closedir(d);
+    unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+/* Removes the entries of `dir` named with this test's prefix; returns how many. */
+static int remove_mine(const char *dir)
 {
     const char *mine = test_prefix();
-    int fd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return 0;
     DIR *d = fdopendir(fd);
@@ -261,15 +320,22 @@ int remove_objects(void)
         if (strncmp(e->d_name, mine, strlen(mine)) != 0)
             continue;
         left++;
-        if (unlinkat(fd, e->d_name, 0) != 0 && errno == EISDIR)
-            unlinkat(fd, e->d_name, AT_REMOVEDIR);
+        remove_tree(fd, e->d_name);
     }
     closedir(d);
     return left;
 }
 
+int remove_objects(void) { return remove_mine("/dev/shm") + remove_mine("/tmp"); }
+
 int main(int argc, char **argv)
 {
+    /* For the secure-execution test: what a (setuid) copy of this program sees. */
+    if (argc == 2 && strcmp(argv[1], "--print-rtshm-dir") == 0) {
+        const char *dir = current_rtshm_dir();
+        printf("%lu %s\n", getauxval(AT_SECURE), dir ? dir : "(null)");
+        return 0;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(prefix, sizeof prefix, "rtshm-t.%ld.%lx.", (long)getpid(),
