@@ -137,6 +137,8 @@ const char *shm_path_of(const char *name);
 extern int (*glibc_shm_open)(const char *, int, mode_t);
 extern int (*glibc_shm_unlink)(const char *);
 void load_glibc(void);
+/* A symbol of glibc's own (libc.so.6), checked to live there. */
+void *dlsym_libc(const char *symbol);
 /* True when fn is rtshm's: in librtshm.so, or (static link) in the test program itself. */
 int is_rtshm(void *fn);
 

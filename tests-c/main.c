@@ -317,7 +317,8 @@ static int remove_mine(const char *dir)
     int left = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, mine, strlen(mine)) != 0)
+        const char *n = strncmp(e->d_name, "sem.", 4) == 0 ? e->d_name + 4 : e->d_name;
+        if (strncmp(n, mine, strlen(mine)) != 0)
             continue;
         left++;
         remove_tree(fd, e->d_name);

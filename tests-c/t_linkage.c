@@ -24,6 +24,15 @@ int is_rtshm(void *fn)
     return strncmp(basename((char *)where), "librtshm.so", 11) == 0;
 }
 
+void *dlsym_libc(const char *symbol)
+{
+    void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_LOCAL);
+    void *fn = libc ? dlsym(libc, symbol) : NULL;
+    if (!fn || strncmp(basename((char *)object_of(fn)), "libc.so", 7) != 0)
+        FAIL("glibc's %s not found in libc.so.6", symbol);
+    return fn;
+}
+
 void load_glibc(void)
 {
     void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_LOCAL);
