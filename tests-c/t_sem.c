@@ -149,10 +149,17 @@ TEST(sem_deviations_null_and_long_names)
 {
     if (!testing_rtshm())
         skip("documented rtshm deviations");
-    const char *volatile null = NULL; /* <semaphore.h> declares the names nonnull */
+    /* <semaphore.h> declares the names nonnull: call through pointers that promise nothing. */
+    sem_t *(*volatile open_fn)(const char *, int, ...) = sem_open;
+    int (*volatile unlink_fn)(const char *) = sem_unlink;
+#ifndef __SANITIZE_ADDRESS__ /* ASan's own sem_open wrapper reads the name first */
     errno = 0;
-    CHECK(sem_open(null, 0) == SEM_FAILED && errno == EFAULT);
-    CHECK_ERR(sem_unlink(null), EFAULT);
+    CHECK(open_fn(NULL, 0) == SEM_FAILED && errno == EFAULT);
+    CHECK_ERR(unlink_fn(NULL), EFAULT);
+#else
+    (void)open_fn;
+    (void)unlink_fn;
+#endif
     char name[NAME_MAX + 3];
     name[0] = '/';
     memset(name + 1, 's', NAME_MAX - 3); /* "sem." + 252 bytes: one too many */
