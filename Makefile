@@ -70,6 +70,11 @@ $(B)/reader: examples/reader.c | $(B)
 # program that gets rtshm through LD_PRELOAD.
 demo: lib $(B)/writer $(B)/reader
 	$(B)/writer /rtshm-demo.$$$$ env LD_PRELOAD=$(CURDIR)/$(SO) $(B)/reader /rtshm-demo.$$$$
+	@echo
+	@echo "# The same, with the objects moved out of /dev/shm by RTSHM_DIR:"
+	d=$$(mktemp -d /tmp/rtshm-demo.XXXXXX) && \
+	RTSHM_DIR=$$d $(B)/writer /rtshm-demo env LD_PRELOAD=$(CURDIR)/$(SO) $(B)/reader /rtshm-demo; \
+	rc=$$?; rm -rf "$$d"; exit $$rc
 
 # The suite built with AddressSanitizer and UndefinedBehaviorSanitizer; any report fails it.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -93,7 +98,7 @@ $(B)/empty.so: bench/empty.c | $(B)
 bench: lib $(B)/bench $(B)/empty.so
 	@sh bench/run.sh
 
-test: lib $(SUITES) $(SAN_SUITES)
+test: lib $(SUITES) $(SAN_SUITES) $(B)/writer
 	@sh tests-c/run.sh
 
 # Only the sanitizer and valgrind runs (make test runs them too).

@@ -1,6 +1,7 @@
 /* The demo's writer: a program linked with -lrtshm. It creates a shared memory object, writes
  * a message into it, runs the reader (given on its command line) and, once the reader is done,
- * prints the reply the reader wrote into the same memory, then removes the object. */
+ * prints the reply the reader wrote into the same memory, then removes the object. It says
+ * where the object lives: /dev/shm, or the directory RTSHM_DIR names. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -25,7 +26,8 @@ int main(int argc, char **argv)
     const char *name = argv[1];
     Dl_info info;
     dladdr((void *)shm_open, &info);
-    printf("writer (pid %d): shm_open is from %s\n", (int)getpid(), info.dli_fname);
+    printf("writer (pid %d): shm_open is from %s; objects live in %s\n", (int)getpid(),
+           info.dli_fname, rtshm_dir());
 
     int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
     if (fd < 0) {

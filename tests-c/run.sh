@@ -49,6 +49,7 @@ if [ "${1:-}" != sanitizers ]; then
     part "C suite, glibc program under LD_PRELOAD" env LD_PRELOAD="$so" build/suite-preload
     part "install" sh tests-c/install.sh
     part "docs/CONFORMANCE.md" sh tests-c/docs.sh
+    part "CPython multiprocessing and the README recipes" sh tests-py/run.sh
 fi
 part "C suite with ASan+UBSan, linked -lrtshm" build/asan-shared
 part "C suite with ASan+UBSan, linked librtshm.a" build/asan-static

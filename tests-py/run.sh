@@ -1,0 +1,103 @@
+#!/bin/sh
+# Real clients, real failures: CPython's multiprocessing (SharedMemory uses shm_open, Lock uses
+# sem_open) where /dev/shm is read-only, too small or missing, in a private mount namespace, and
+# the README's recipes. Each case shows the failure without rtshm and the fix with it.
+. "$(dirname "$0")/../tests-c/lib.sh"
+cd "$(dirname "$0")/.." || exit 2
+so=$PWD/target/release/librtshm.so
+client=$PWD/tests-py/mp_client.py
+py=$(command -v python3 || true)
+tmp=$(mktemp -d /tmp/rtshm-py.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+chmod 755 "$tmp"
+
+if [ -z "$py" ]; then skip python_cases "python3 is not installed"; finish; exit; fi
+if [ "$(id -u)" -ne 0 ] || ! unshare --mount --propagation private true 2>/dev/null; then
+    skip python_cases "needs root and a private mount namespace (unshare --mount)"
+    finish; exit
+fi
+
+# fails_with NAME PATTERN SETUP COMMAND: in a private mount namespace after SETUP, COMMAND
+# fails, and what it prints matches PATTERN (the failure is the expected one, not any).
+fails_with() {
+    name=$1 pattern=$2
+    out=$(unshare --mount --propagation private sh -c "$3 && $4" 2>&1) && { bad "$name" "it worked: $out"; return; }
+    if echo "$out" | grep -qE "$pattern"; then ok "$name"; else bad "$name" "$out"; fi
+}
+# in_ns SETUP COMMAND: runs COMMAND in a private mount namespace after the shell code SETUP.
+in_ns() { unshare --mount --propagation private sh -c "$1 && $2"; }
+with_rtshm() { echo "LD_PRELOAD=$so RTSHM_DIR=$1"; }
+
+ro_shm='mount -t tmpfs -o ro,size=1m tmpfs /dev/shm'
+small_shm='mount -t tmpfs -o size=1m tmpfs /dev/shm'
+big_dir="mount -t tmpfs -o size=64m,mode=1777 tmpfs $tmp/big"
+mkdir -p "$tmp/big" "$tmp/dir"
+chmod 1777 "$tmp/dir"
+
+# 1. /dev/shm read-only: Lock and SharedMemory fail without rtshm, work with it.
+fails_with py_lock_fails_on_read_only_dev_shm "Read-only file system" "$ro_shm" "$py $client lock"
+fails_with py_shared_memory_fails_on_read_only_dev_shm "Read-only file system" "$ro_shm" "$py $client"
+check py_works_with_rtshm_on_read_only_dev_shm in_ns "$ro_shm" "env $(with_rtshm "$tmp/dir") $py $client"
+check py_left_nothing_in_rtshm_dir sh -c "[ -z \"\$(ls -A $tmp/dir)\" ]"
+
+# 2. A 1 MiB /dev/shm (a container's default is 64 MiB): 16 MiB of SharedMemory crashes the
+#    writer (SIGBUS) without rtshm; recipe: a bigger tmpfs elsewhere, named by RTSHM_DIR.
+fails_with py_crashes_on_small_dev_shm "child failed with -7|Bus error" "$small_shm" "$py $client"
+check recipe_bigger_tmpfs_for_small_dev_shm in_ns "$small_shm && $big_dir" "env $(with_rtshm "$tmp/big") $py $client"
+
+# 3. No /dev/shm at all (a sandbox's minimal /dev): recipe: RTSHM_DIR on any writable directory.
+no_shm='mount -t tmpfs -o mode=755 tmpfs /dev && mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/urandom c 1 9'
+fails_with py_fails_without_dev_shm "No such file or directory" "$no_shm" "$py $client lock"
+check recipe_python_multiprocessing_without_dev_shm in_ns "$no_shm" "env $(with_rtshm "$tmp/dir") $py $client"
+
+# 4. Parallel test runs, one directory each: the same object names do not collide.
+mkdir -p "$tmp/run1" "$tmp/run2"
+same="from multiprocessing import shared_memory as s, Lock; import time; Lock(); b = s.SharedMemory(name='rtshm_recipe_same', create=True, size=4096); time.sleep(1); b.close(); b.unlink()"
+check recipe_isolated_parallel_runs sh -c "
+    env LD_PRELOAD=$so RTSHM_DIR=$tmp/run1 $py -c \"$same\" & a=\$!
+    env LD_PRELOAD=$so RTSHM_DIR=$tmp/run2 $py -c \"$same\" & b=\$!
+    wait \$a && wait \$b"
+check recipe_isolated_runs_collide_without_rtshm sh -c "
+    $py -c \"$same\" & a=\$!; sleep 0.3
+    ! $py -c \"$same\" 2>/dev/null; r=\$?; wait \$a; exit \$r"
+
+# 5. Huge pages: objects on a hugetlbfs mount; sizes must be multiples of the huge page size.
+huge() {
+    pages=$(cat /proc/sys/vm/nr_hugepages)
+    echo 8 > /proc/sys/vm/nr_hugepages 2>/dev/null
+    [ "$(cat /proc/sys/vm/nr_hugepages)" -ge 8 ] || { echo "no huge pages could be reserved"; echo "$pages" > /proc/sys/vm/nr_hugepages; return 2; }
+    hp=$(awk '/Hugepagesize/ {print $2 * 1024}' /proc/meminfo)
+    unshare --mount --propagation private sh -c "
+        mkdir -p $tmp/huge && mount -t hugetlbfs -o mode=1777 none $tmp/huge &&
+        env LD_PRELOAD=$so RTSHM_DIR=$tmp/huge $py -c '
+import sys
+from multiprocessing import shared_memory as s
+try:
+    s.SharedMemory(create=True, size=$hp // 2)
+    sys.exit(\"a half huge page was accepted\")
+except OSError as e:
+    print(\"half a huge page:\", e)
+b = s.SharedMemory(create=True, size=2 * $hp)
+b.buf[:] = b\"h\" * (2 * $hp)
+b.close(); b.unlink()
+print(\"two huge pages: ok\")'"
+    r=$?
+    echo "$pages" > /proc/sys/vm/nr_hugepages
+    return $r
+}
+out=$(huge 2>&1); r=$?
+case $r in
+    0) ok recipe_hugetlbfs ;;
+    2) skip recipe_hugetlbfs "$out" ;;
+    *) bad recipe_hugetlbfs "$out" ;;
+esac
+
+# 6. Out of logind's reach (RemoveIPC): a service user's objects in its own directory never
+#    appear in /dev/shm, where logind removes them at logout.
+mkdir -p "$tmp/svc" && chown 65534:65534 "$tmp/svc"
+#    (The service here is the demo's writer, run as uid 65534: python3 may live under /root.)
+check recipe_service_objects_out_of_dev_shm sh -c "
+    setpriv --reuid=65534 --regid=65534 --clear-groups env RTSHM_DIR=$tmp/svc \
+        build/writer /svc-object sh -c 'ls $tmp/svc | grep -qx svc-object && ! find /dev/shm -user 65534 | grep -q .' &&
+    [ -z \"\$(ls -A $tmp/svc)\" ]"
+finish
