@@ -2,7 +2,7 @@
 # docs/CONFORMANCE.md stays true: every test it cites exists, every test is cited, no gaps.
 . "$(dirname "$0")/lib.sh"
 doc=docs/CONFORMANCE.md
-tests=$(grep -ohE '^TEST\([a-z0-9_]+' tests-c/*.c | sed 's/TEST(//'; grep -ohE '^ *fn [a-z0-9_]+\(\)' src/*.rs | sed -E 's/ *fn ([a-z0-9_]+).*/\1/'; grep -ohE 'check "?[a-z0-9_]+' tests-c/*.sh | sed -E 's/check "?//')
+tests=$(grep -ohE '^TEST\([a-z0-9_]+' tests-c/*.c | sed 's/TEST(//'; grep -ohE '^ *fn [a-z0-9_]+\(\)' src/*.rs | sed -E 's/ *fn ([a-z0-9_]+).*/\1/'; grep -ohE '(check|fails_with|ok|bad|skip) "?[a-z0-9_]+' tests-c/*.sh tests-py/*.sh | sed -E 's/^[a-z_]+ "?//')
 cited=$(grep -oE '`[a-z][a-z0-9_]*(_\*)?`' "$doc" | tr -d '`' | sort -u)
 missing=""
 for c in $cited; do
