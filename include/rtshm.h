@@ -13,6 +13,19 @@
 #include <sys/types.h>
 #include <semaphore.h>
 /**
+ * FreeBSD's anonymous shared memory: shm_open(SHM_ANON, O_RDWR, mode) creates an object with
+ * no name, shared only through its descriptor (a memfd that may be sealed with F_ADD_SEALS).
+ * O_RDONLY, O_WRONLY and flags other than O_CREAT, O_EXCL, O_TRUNC and O_CLOEXEC are EINVAL;
+ * shm_unlink(SHM_ANON) is EFAULT and shm_rename with it EINVAL, as on FreeBSD.
+ */
+#define SHM_ANON ((char *)1)
+
+/** shm_rename: fail with EEXIST rather than replace an object at the target name. */
+#define SHM_RENAME_NOREPLACE (1 << 0)
+/** shm_rename: swap the two objects atomically (a plain rename when the target is missing). */
+#define SHM_RENAME_EXCHANGE (1 << 1)
+
+/**
  * Named semaphores. rtshm also exports glibc's sem_open, sem_close and sem_unlink, declared by
  * <semaphore.h> (included above) with these prototypes:
  *
@@ -72,6 +85,30 @@ int shm_unlink(const char *name);
  * variable is read once, at the first call of any rtshm function.
  */
 const char *rtshm_dir(void);
+
+/**
+ * Renames a shared memory object atomically: FreeBSD's shm_rename (13.0), whose rules it
+ * follows. `flags` is 0 (replace an object at `to`), SHM_RENAME_NOREPLACE (fail with EEXIST
+ * instead) or SHM_RENAME_EXCHANGE (swap the two; a plain rename when `to` is missing).
+ * Returns 0, or -1 with errno set: EINVAL for other flags, both flags, SHM_ANON on either
+ * side, an invalid name or RTSHM_DIR; ENOENT when `from` is missing; EEXIST (NOREPLACE);
+ * ENAMETOOLONG; EFAULT for NULL; EACCES where the kernel says EPERM or EACCES. Renaming a name
+ * to itself succeeds and does nothing.
+ *
+ * `from` and `to` must be NULL, SHM_ANON or point to NUL-terminated strings.
+ */
+int shm_rename(const char *from, const char *to, int flags);
+
+/**
+ * Creates and opens a new shared memory object with a unique name: OpenBSD's shm_mkstemp.
+ * `template` ends in at least six X's, which are replaced (in place, on success only) by
+ * letters and digits until shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600) succeeds. Returns
+ * the descriptor, or -1 with errno set: EINVAL for fewer than six trailing X's; EFAULT for
+ * NULL; EEXIST when 100 names were all taken; otherwise shm_open's.
+ *
+ * `template` must be NULL or point to a writable NUL-terminated string.
+ */
+int shm_mkstemp(char *template_);
 
 #ifdef __cplusplus
 }  // extern "C"

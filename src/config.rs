@@ -46,6 +46,69 @@ static STATE: AtomicU8 = AtomicU8::new(UNREAD);
 static DIR_PTR: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
 #[link_section = ".data"]
 static DIR_LEN: AtomicUsize = AtomicUsize::new(0);
+/// RTSHM_COMPAT and RTSHM_COMPAT_LOG, read with RTSHM_DIR and published by the same store of
+/// STATE: the Compat value, plus LOG_BIT.
+#[link_section = ".data"]
+static COMPAT: AtomicU8 = AtomicU8::new(0);
+const LOG_BIT: u8 = 0x80;
+
+/// RTSHM_COMPAT: the stricter system whose rules are enforced on top of Linux's.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Compat {
+    /// Unset: no change at all.
+    Off,
+    /// POSIX's portable subset.
+    Posix,
+    /// FreeBSD's shm_open(2).
+    FreeBsd,
+    /// macOS's shm_open.
+    MacOs,
+}
+
+/// The RTSHM_COMPAT setting in effect, and whether RTSHM_COMPAT_LOG asks for a line on stderr
+/// per violation. (An unknown RTSHM_COMPAT value is Off: the mode only ever adds refusals.)
+#[inline(always)]
+pub fn compat() -> (Compat, bool) {
+    let packed = match STATE.load(Ordering::Acquire) {
+        UNREAD | CLAIMED => read_compat(),
+        _ => COMPAT.load(Ordering::Relaxed),
+    };
+    let mode = match packed & !LOG_BIT {
+        1 => Compat::Posix,
+        2 => Compat::FreeBsd,
+        3 => Compat::MacOs,
+        _ => Compat::Off,
+    };
+    (mode, packed & LOG_BIT != 0)
+}
+
+/// RTSHM_COMPAT and RTSHM_COMPAT_LOG from the environment, packed as COMPAT holds them.
+#[cold]
+fn read_compat() -> u8 {
+    // SAFETY: NUL-terminated names; results as in first_read.
+    let (mode, log) = unsafe {
+        (
+            secure_getenv(c"RTSHM_COMPAT".as_ptr()),
+            secure_getenv(c"RTSHM_COMPAT_LOG".as_ptr()),
+        )
+    };
+    let value = |p: *mut c_char| -> &'static [u8] {
+        if p.is_null() {
+            b""
+        } else {
+            // SAFETY: a NUL-terminated environment string (first_read).
+            unsafe { crate::name::c_bytes::<'static>(p) }
+        }
+    };
+    let packed = match value(mode) {
+        b"posix" => 1,
+        b"freebsd" => 2,
+        b"macos" => 3,
+        _ => 0,
+    };
+    let logging = !matches!(value(log), b"" | b"0");
+    packed | if logging { LOG_BIT } else { 0 }
+}
 
 extern "C" {
     /// glibc 2.17 and musl: getenv, but NULL in a secure-execution process.
@@ -85,6 +148,7 @@ fn first_read() -> Dir {
         // outlive every call that reads them here (above).
         parse(unsafe { crate::name::c_bytes::<'static>(value) })
     };
+    let compat = read_compat();
     if STATE
         .compare_exchange(UNREAD, CLAIMED, Ordering::Acquire, Ordering::Acquire)
         .is_err()
@@ -118,6 +182,7 @@ fn first_read() -> Dir {
             }
         },
     };
+    COMPAT.store(compat, Ordering::Relaxed);
     STATE.store(state, Ordering::Release);
     match state {
         CUSTOM => custom(),

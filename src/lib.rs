@@ -15,6 +15,8 @@
 // The safety contract of each export is in its doc comment, worded for C readers of the header.
 #![allow(clippy::missing_safety_doc)]
 
+mod bsd;
+mod compat;
 mod config;
 mod name;
 mod sem;
@@ -22,7 +24,7 @@ mod sys;
 
 use core::ffi::{c_char, c_int, c_uint, c_void};
 
-use config::Dir;
+use config::{Compat, Dir};
 use libc::mode_t;
 use name::NameError;
 use sys::Errno;
@@ -72,6 +74,39 @@ pub extern "C" fn rtshm_dir() -> *const c_char {
     config::dir_c_string()
 }
 
+/// Renames a shared memory object atomically: FreeBSD's shm_rename (13.0), whose rules it
+/// follows. `flags` is 0 (replace an object at `to`), SHM_RENAME_NOREPLACE (fail with EEXIST
+/// instead) or SHM_RENAME_EXCHANGE (swap the two; a plain rename when `to` is missing).
+/// Returns 0, or -1 with errno set: EINVAL for other flags, both flags, SHM_ANON on either
+/// side, an invalid name or RTSHM_DIR; ENOENT when `from` is missing; EEXIST (NOREPLACE);
+/// ENAMETOOLONG; EFAULT for NULL; EACCES where the kernel says EPERM or EACCES. Renaming a name
+/// to itself succeeds and does nothing.
+///
+/// `from` and `to` must be NULL, SHM_ANON or point to NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn shm_rename(from: *const c_char, to: *const c_char, flags: c_int) -> c_int {
+    // SAFETY: the caller's contract for the names.
+    c_return(unsafe { rename(from, to, flags) }.map(|()| 0))
+}
+
+/// Creates and opens a new shared memory object with a unique name: OpenBSD's shm_mkstemp.
+/// `template` ends in at least six X's, which are replaced (in place, on success only) by
+/// letters and digits until shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600) succeeds. Returns
+/// the descriptor, or -1 with errno set: EINVAL for fewer than six trailing X's; EFAULT for
+/// NULL; EEXIST when 100 names were all taken; otherwise shm_open's.
+///
+/// `template` must be NULL or point to a writable NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn shm_mkstemp(template: *mut c_char) -> c_int {
+    if template.is_null() {
+        return c_return(Err(Errno(libc::EFAULT)));
+    }
+    let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
+    // SAFETY: a writable NUL-terminated string by the caller's contract; each trial name is a
+    // NUL-terminated copy of it.
+    c_return(unsafe { bsd::mkstemp(template, |trial| open(trial, exclusive, 0o600)) })
+}
+
 /// Opens a named semaphore, creating it with O_CREAT (then `mode` and `value` are read, as the
 /// variadic C prototype `sem_t *sem_open(const char *, int, ...)` passes them): glibc's
 /// sem_open, in the same directory as shm_open's objects, file `sem.<name>`. Returns the same
@@ -90,8 +125,8 @@ pub unsafe extern "C" fn sem_open(
 ) -> *mut c_void {
     let mut buf = name::PathBuf::uninit();
     // SAFETY: the caller's contract for `name`.
-    let opened =
-        unsafe { path_of::<true>(name, &mut buf, libc::EINVAL) }.and_then(|(path, dir)| {
+    let opened = unsafe { path_of::<true>(name, &mut buf, libc::EINVAL, "sem_open", None) }
+        .and_then(|(path, dir, _)| {
             // SAFETY: path_of accepted `name`: a NUL-terminated string.
             let len = unsafe { name::c_bytes(name) }.len();
             if len > name::NAME_MAX {
@@ -129,46 +164,87 @@ pub unsafe extern "C" fn sem_unlink(name: *const c_char) -> c_int {
     c_return(unsafe { unlink::<true>(name) }.map(|()| 0))
 }
 
-/// The path of `name` (a semaphore's with SEM) and the directory it is in (None: /dev/shm), or
-/// the errno for an invalid RTSHM_DIR, a NULL name, or an unmappable name (`invalid` for an
-/// invalid one: the open and unlink functions differ there, as in glibc).
+/// The path of `name` (a semaphore's with SEM) and the directory it is in (None: /dev/shm),
+/// and the flags to use, or the errno for an invalid RTSHM_DIR, a NULL (or SHM_ANON) name, a
+/// name RTSHM_COMPAT refuses, or an unmappable name (`invalid` for an invalid one: the open
+/// and unlink functions differ there, as in glibc). `func` and `oflag` are for RTSHM_COMPAT,
+/// which applies to the shared memory calls (`oflag`: shm_open's flags).
 ///
 /// # Safety
-/// `name` is NULL or points to a NUL-terminated string.
+/// `name` is NULL, SHM_ANON, or points to a NUL-terminated string.
 #[inline(always)]
 unsafe fn path_of<'b, const SEM: bool>(
     name: *const c_char,
     buf: &'b mut name::PathBuf,
     invalid: c_int,
-) -> Result<(name::ShmPath<'b>, Option<&'static [u8]>), Errno> {
+    func: &str,
+    oflag: Option<c_int>,
+) -> Result<(name::ShmPath<'b>, Option<&'static [u8]>, c_int), Errno> {
     let dir = match config::dir() {
         Dir::Default => None,
         Dir::Custom(dir) => Some(dir),
         Dir::Invalid => return Err(Errno(libc::EINVAL)),
     };
-    if name.is_null() {
+    if name.is_null() || name as usize == bsd::SHM_ANON {
         return Err(Errno(libc::EFAULT));
     }
-    // SAFETY: not NULL, so a NUL-terminated string by the caller's contract.
+    let mut flags = oflag.unwrap_or(0);
+    if !SEM {
+        let (mode, log) = config::compat();
+        if mode != Compat::Off {
+            // SAFETY: not NULL or SHM_ANON, so a NUL-terminated string by the contract.
+            flags = unsafe { compat::check(mode, log, func, name, oflag) }?;
+        }
+    }
+    // SAFETY: not NULL or SHM_ANON, so a NUL-terminated string by the caller's contract.
     let path = unsafe { name::object_path::<SEM>(name, dir, buf) }.map_err(|e| match e {
         NameError::Invalid => Errno(invalid),
         NameError::TooLong => Errno(libc::ENAMETOOLONG),
     })?;
-    Ok((path, dir))
+    Ok((path, dir, flags))
 }
 
 /// # Safety
 /// `name` is NULL or points to a NUL-terminated string.
 unsafe fn open(name: *const c_char, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
+    if name as usize == bsd::SHM_ANON {
+        if let Dir::Invalid = config::dir() {
+            return Err(Errno(libc::EINVAL));
+        }
+        return bsd::open_anon(oflag, mode);
+    }
     let mut buf = name::PathBuf::uninit();
     // SAFETY: the caller's contract for `name`.
-    let (path, _) = unsafe { path_of::<false>(name, &mut buf, libc::EINVAL) }?;
+    let (path, _, oflag) =
+        unsafe { path_of::<false>(name, &mut buf, libc::EINVAL, "shm_open", Some(oflag)) }?;
     let flags = oflag | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_LARGEFILE;
     sys::open(&path, flags, mode).map_err(|e| match e {
         // A directory is one more unsuitable name, not an error POSIX lists.
         Errno(libc::EISDIR) => Errno(libc::EINVAL),
         e => e,
     })
+}
+
+/// shm_rename.
+///
+/// # Safety
+/// `from` and `to` are NULL, SHM_ANON, or point to NUL-terminated strings.
+unsafe fn rename(from: *const c_char, to: *const c_char, flags: c_int) -> Result<(), Errno> {
+    let known = bsd::SHM_RENAME_NOREPLACE | bsd::SHM_RENAME_EXCHANGE;
+    if flags & !known != 0 || flags == known {
+        return Err(Errno(libc::EINVAL));
+    }
+    if from as usize == bsd::SHM_ANON || to as usize == bsd::SHM_ANON {
+        return Err(Errno(libc::EINVAL));
+    }
+    let (mut from_buf, mut to_buf) = (name::PathBuf::uninit(), name::PathBuf::uninit());
+    // SAFETY: the caller's contract for the names.
+    let (from, _, _) =
+        unsafe { path_of::<false>(from, &mut from_buf, libc::EINVAL, "shm_rename", None) }?;
+    // SAFETY: as above.
+    let (to, _, _) =
+        unsafe { path_of::<false>(to, &mut to_buf, libc::EINVAL, "shm_rename", None) }?;
+    bsd::rename(&from, &to, flags)
 }
 
 /// shm_unlink, or with SEM sem_unlink.
@@ -178,7 +254,8 @@ unsafe fn open(name: *const c_char, oflag: c_int, mode: mode_t) -> Result<c_int,
 unsafe fn unlink<const SEM: bool>(name: *const c_char) -> Result<(), Errno> {
     let mut buf = name::PathBuf::uninit();
     // SAFETY: the caller's contract for `name`.
-    let (path, _) = unsafe { path_of::<SEM>(name, &mut buf, libc::ENOENT) }?;
+    let func = if SEM { "sem_unlink" } else { "shm_unlink" };
+    let (path, _, _) = unsafe { path_of::<SEM>(name, &mut buf, libc::ENOENT, func, None) }?;
     sys::unlink(&path).map_err(|e| match e {
         // POSIX names EACCES for an unlink the sticky directory refuses.
         Errno(libc::EPERM) => Errno(libc::EACCES),

@@ -39,6 +39,11 @@ pub type PathBuf = MaybeUninit<[u8; PATH_LEN]>;
 pub struct ShmPath<'b>(&'b [u8]);
 
 impl ShmPath<'_> {
+    /// The path with its NUL.
+    pub fn as_bytes_with_nul(&self) -> &[u8] {
+        self.0
+    }
+
     /// The path as a C string.
     pub fn as_ptr(&self) -> *const c_char {
         self.0.as_ptr().cast()
@@ -48,6 +53,20 @@ impl ShmPath<'_> {
     #[cfg(test)]
     pub fn as_bytes(&self) -> &[u8] {
         &self.0[..self.0.len() - 1]
+    }
+}
+
+/// A fixed path (such as /proc/self/status), copied into `buf`.
+///
+/// # Safety
+/// None beyond the types: the literal is NUL-terminated and shorter than PATH_MAX.
+pub unsafe fn literal_path<'b>(path: &core::ffi::CStr, buf: &'b mut PathBuf) -> ShmPath<'b> {
+    let bytes = path.to_bytes_with_nul();
+    let out: *mut u8 = buf.as_mut_ptr().cast();
+    // SAFETY: the literals used are far shorter than the PATH_MAX-byte buffer.
+    unsafe {
+        libc::memmove(out.cast(), bytes.as_ptr().cast(), bytes.len().min(PATH_MAX));
+        ShmPath(core::slice::from_raw_parts(out, bytes.len().min(PATH_MAX)))
     }
 }
 

@@ -29,6 +29,9 @@ pub const SEM_VALUE_MAX: c_uint = i32::MAX as c_uint;
 /// How many temporary names to try before EAGAIN, as glibc.
 const TEMP_TRIES: usize = 50;
 
+#[link_section = ".data"] // not .bss: see config.rs
+static FALLBACK: AtomicUsize = AtomicUsize::new(0x9e37_79b9);
+
 /// glibc's FUTEX_SHARED, the `private` word of a process-shared semaphore.
 const FUTEX_SHARED: u32 = 128;
 
@@ -143,23 +146,27 @@ fn create(
 /// "XXXXXX" made random, NUL-terminated, from glibc's mktemp alphabet.
 fn temp_name() -> [u8; 7] {
     const LETTERS: &[u8; 62] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    static FALLBACK: AtomicUsize = AtomicUsize::new(0x9e37_79b9);
     let mut bytes = [0u8; 6];
     if sys::random(&mut bytes).is_none() {
-        // No getrandom: vary with a counter and this stack frame; O_EXCL keeps it safe anyway.
-        let mut x = FALLBACK.fetch_add(0x9e37_79b9, Ordering::Relaxed) ^ (bytes.as_ptr() as usize);
-        for b in &mut bytes {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
+        weak_random(&mut bytes);
     }
     let mut out = [0u8; 7];
     for (o, b) in out.iter_mut().zip(bytes) {
         *o = LETTERS[b as usize % LETTERS.len()];
     }
     out
+}
+
+/// Bytes that vary, where getrandom cannot give random ones: a counter and the caller's stack
+/// address, mixed. Good enough to avoid collisions; O_EXCL keeps every use of it safe anyway.
+pub fn weak_random(out: &mut [u8]) {
+    let mut x = FALLBACK.fetch_add(0x9e37_79b9, Ordering::Relaxed) ^ (out.as_ptr() as usize);
+    for b in out {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
 }
 
 /// sem_close.

@@ -4,7 +4,7 @@
 //! `syscall(2)` elsewhere): never a cancellation point, never a write to errno on success, and
 //! no wrapper's cost on the path every call takes.
 
-use core::ffi::{c_int, c_long};
+use core::ffi::{c_int, c_long, c_uint};
 
 use crate::name::ShmPath;
 
@@ -309,4 +309,54 @@ pub fn random(buf: &mut [u8]) -> Option<()> {
         Ok(n) if n as usize == buf.len() => Some(()),
         _ => None,
     }
+}
+
+/// memfd_create(name, flags): an anonymous file.
+pub fn memfd(name: &core::ffi::CStr, flags: c_uint) -> Result<c_int, Errno> {
+    let args = [name.as_ptr() as c_long, flags as c_long, 0, 0, 0, 0];
+    // SAFETY: the kernel reads the NUL-terminated name.
+    check(unsafe { syscall6(libc::SYS_memfd_create, args) }).map(|fd| fd as c_int)
+}
+
+/// fchmod(fd, mode).
+pub fn fchmod(fd: c_int, mode: libc::mode_t) -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    check(unsafe { syscall6(libc::SYS_fchmod, [fd as c_long, mode as c_long, 0, 0, 0, 0]) })
+        .map(drop)
+}
+
+/// read(fd, buf): how many bytes were read.
+pub fn read(fd: c_int, buf: &mut [u8]) -> Result<usize, Errno> {
+    let args = [
+        fd as c_long,
+        buf.as_mut_ptr() as c_long,
+        buf.len() as c_long,
+        0,
+        0,
+        0,
+    ];
+    // SAFETY: the kernel writes at most `buf.len()` bytes into a live, exclusive slice.
+    check(unsafe { syscall6(libc::SYS_read, args) }).map(|n| n as usize)
+}
+
+/// umask(mask): sets the mask, returns the old one.
+pub fn umask(mask: libc::mode_t) -> libc::mode_t {
+    // SAFETY: no memory is passed; umask cannot fail.
+    unsafe { syscall6(libc::SYS_umask, [mask as c_long, 0, 0, 0, 0, 0]) as libc::mode_t }
+}
+
+/// renameat2(AT_FDCWD, from, AT_FDCWD, to, flags).
+pub fn rename(from: &ShmPath<'_>, to: &ShmPath<'_>, flags: c_uint) -> Result<(), Errno> {
+    let cwd = libc::AT_FDCWD as c_long;
+    let args = [
+        cwd,
+        from.as_ptr() as c_long,
+        cwd,
+        to.as_ptr() as c_long,
+        flags as c_long,
+        0,
+    ];
+    // SAFETY: both paths are NUL-terminated buffers that outlive the call; renameat2 only reads
+    // them.
+    check(unsafe { syscall6(libc::SYS_renameat2, args) }).map(drop)
 }

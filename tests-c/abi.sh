@@ -10,7 +10,7 @@ needed=$(echo "$dyn" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
 check abi_needs_only_libc [ "$needed" = "libc.so.6 " ]
 check abi_soname_librtshm.so.0 sh -c "echo '$dyn' | grep -q 'SONAME.*\[librtshm.so.0\]'"
 exports=$(nm -D --defined-only "$so" | awk '{print $3}' | sort | tr '\n' ' ')
-check abi_exports_exactly_the_c_api [ "$exports" = "rtshm_dir sem_close sem_open sem_unlink shm_open shm_unlink " ]
+check abi_exports_exactly_the_c_api [ "$exports" = "rtshm_dir sem_close sem_open sem_unlink shm_mkstemp shm_open shm_rename shm_unlink " ]
 check abi_no_textrel sh -c "! echo '$dyn' | grep -q TEXTREL"
 # No constructors, destructors or start files: nothing runs at load or unload time.
 check abi_no_load_time_code sh -c "! echo '$dyn' | grep -qE '\((INIT|FINI|INIT_ARRAY|FINI_ARRAY|PREINIT_ARRAY)\)'"

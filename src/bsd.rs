@@ -1,0 +1,161 @@
+//! The BSD shared memory calls Linux libcs lack: FreeBSD's SHM_ANON and shm_rename, and
+//! OpenBSD's shm_mkstemp. Each follows its system's rules (docs/COMPAT.md cites them).
+
+use core::ffi::{c_char, c_int};
+
+use crate::name::{self, ShmPath};
+use crate::sys::{self, Errno};
+
+/// FreeBSD's SHM_ANON: the name pointer (char *)1.
+pub const SHM_ANON: usize = 1;
+/// shm_rename: fail with EEXIST rather than replace an existing target.
+pub const SHM_RENAME_NOREPLACE: c_int = 1;
+/// shm_rename: swap the two objects atomically (a plain rename when the target is missing).
+pub const SHM_RENAME_EXCHANGE: c_int = 2;
+
+/// shm_open(SHM_ANON, oflag, mode), as FreeBSD's kern_shm_open2: an anonymous object, shared
+/// only through its descriptor, sealable (MFD_ALLOW_SEALING), with mode less the umask.
+pub fn open_anon(oflag: c_int, mode: libc::mode_t) -> Result<c_int, Errno> {
+    let acc = oflag & libc::O_ACCMODE;
+    if acc != libc::O_RDONLY && acc != libc::O_RDWR {
+        return Err(Errno(libc::EINVAL));
+    }
+    let known = libc::O_ACCMODE | libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_CLOEXEC;
+    if oflag & !known != 0 || acc == libc::O_RDONLY {
+        // "A read-only anonymous object is pointless."
+        return Err(Errno(libc::EINVAL));
+    }
+    let mask = current_umask();
+    let fd = sys::memfd(c"SHM_ANON", libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)?;
+    if let Err(e) = sys::fchmod(fd, mode & !mask & 0o777) {
+        sys::close(fd);
+        return Err(e);
+    }
+    Ok(fd)
+}
+
+/// The process's umask, from /proc/self/status (which reads it without changing it); where
+/// /proc is missing, by setting and restoring it, which another thread creating a file at the
+/// same instant could notice.
+fn current_umask() -> libc::mode_t {
+    let mut buf = name::PathBuf::uninit();
+    // SAFETY: a NUL-terminated literal.
+    let path = unsafe { name::literal_path(c"/proc/self/status", &mut buf) };
+    if let Ok(fd) = sys::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0) {
+        // "Umask:" is the third line of /proc/self/status, well inside the first 256 bytes.
+        let mut status = [0u8; 256];
+        let got = sys::read(fd, &mut status);
+        sys::close(fd);
+        if let Some(text) = got.ok().and_then(|n| status.get(..n)) {
+            let key = b"Umask:\t";
+            if let Some(at) = text
+                .windows(key.len())
+                .position(|w| w.iter().eq(key.iter()))
+            {
+                return text
+                    .iter()
+                    .skip(at + key.len())
+                    .take_while(|b| (b'0'..=b'7').contains(b))
+                    .fold(0, |m, &b| m * 8 + libc::mode_t::from(b - b'0'));
+            }
+        }
+    }
+    let mask = sys::umask(0o022);
+    sys::umask(mask);
+    mask
+}
+
+/// shm_rename(from, to, flags), FreeBSD's sys_shm_rename on Linux, after the names have been
+/// checked and mapped: atomic, through renameat2.
+pub fn rename(from: &ShmPath<'_>, to: &ShmPath<'_>, flags: c_int) -> Result<(), Errno> {
+    // "Rename with from/to equal is a no-op" (FreeBSD compares the names).
+    if from.as_bytes_with_nul() == to.as_bytes_with_nul() {
+        return Ok(());
+    }
+    let result = match flags {
+        SHM_RENAME_NOREPLACE => sys::rename(from, to, libc::RENAME_NOREPLACE),
+        SHM_RENAME_EXCHANGE => exchange(from, to),
+        _ => sys::rename(from, to, 0),
+    };
+    result.map_err(|e| match e {
+        // As for unlink: the sticky directory's refusal is EACCES, FreeBSD's answer.
+        Errno(libc::EPERM) => Errno(libc::EACCES),
+        e => e,
+    })
+}
+
+/// FreeBSD's EXCHANGE: swap, or, with no object at `to`, a plain rename. renameat2 says
+/// ENOENT for a missing target; the rename that follows refuses to replace anything
+/// (RENAME_NOREPLACE), so there is never a moment when neither name exists, and an object
+/// that appears at `to` meanwhile is swapped after all.
+fn exchange(from: &ShmPath<'_>, to: &ShmPath<'_>) -> Result<(), Errno> {
+    loop {
+        match sys::rename(from, to, libc::RENAME_EXCHANGE) {
+            Err(Errno(libc::ENOENT)) => match sys::rename(from, to, libc::RENAME_NOREPLACE) {
+                Err(Errno(libc::EEXIST)) => continue,
+                done => return done,
+            },
+            done => return done,
+        }
+    }
+}
+
+/// How many names shm_mkstemp tries before giving up with EEXIST.
+const MKSTEMP_TRIES: usize = 100;
+
+/// shm_mkstemp(template), OpenBSD's: at least six trailing X's, replaced by random letters and
+/// digits until shm_open(O_RDWR | O_CREAT | O_EXCL, 0600) makes a new object; the template is
+/// changed in place only on success. `open` is shm_open's own path.
+///
+/// # Safety
+/// `template` points to a writable NUL-terminated string.
+pub unsafe fn mkstemp(
+    template: *mut c_char,
+    open: impl Fn(*const c_char) -> Result<c_int, Errno>,
+) -> Result<c_int, Errno> {
+    // SAFETY: the caller's contract.
+    let bytes = unsafe { name::c_bytes(template) };
+    let xs = bytes.iter().rev().take_while(|&&b| b == b'X').count();
+    if xs < 6 {
+        return Err(Errno(libc::EINVAL));
+    }
+    if bytes.len() >= name::PATH_MAX {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    let mut buf = name::PathBuf::uninit();
+    let trial: *mut u8 = buf.as_mut_ptr().cast();
+    // SAFETY: the template and its NUL (fewer than PATH_MAX bytes) fit the buffer.
+    unsafe {
+        libc::memmove(trial.cast(), bytes.as_ptr().cast(), bytes.len());
+        trial.add(bytes.len()).write(0);
+    }
+    let start = bytes.len() - xs;
+    for _ in 0..MKSTEMP_TRIES {
+        // SAFETY: the X's are the last `xs` bytes of the copy, all initialised.
+        fill_random(unsafe { core::slice::from_raw_parts_mut(trial.add(start), xs) });
+        match open(trial.cast_const().cast()) {
+            Ok(fd) => {
+                // SAFETY: the template is writable for its length (the caller's contract).
+                unsafe {
+                    libc::memmove(template.cast(), trial.cast_const().cast(), bytes.len());
+                }
+                return Ok(fd);
+            }
+            Err(Errno(libc::EEXIST)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Errno(libc::EEXIST))
+}
+
+/// Random letters and digits (OpenBSD mktemp's alphabet).
+pub fn fill_random(out: &mut [u8]) {
+    const LETTERS: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut random = [0u8; 16];
+    if sys::random(&mut random).is_none() {
+        crate::sem::weak_random(&mut random);
+    }
+    for (o, r) in out.iter_mut().zip(random.iter().cycle()) {
+        *o = LETTERS[usize::from(*r) % LETTERS.len()];
+    }
+}
