@@ -21,6 +21,7 @@ const MACOS_PSHMNAMLEN: usize = 31;
 /// # Safety
 /// `name` points to a NUL-terminated string.
 #[cold]
+#[inline(never)]
 pub unsafe fn check(
     mode: Compat,
     log: bool,
@@ -125,36 +126,26 @@ pub unsafe fn check(
 /// Writes one line to standard error: "rtshm: RTSHM_COMPAT=<mode>: <func>("<name>"): <why>".
 /// Async-signal-safe: a stack buffer and one write(2).
 fn report(mode: Compat, func: &str, name: &[u8], why: &str) {
-    let mut line = [0u8; 512];
-    let mut len = 0;
-    let mut put = |bytes: &[u8]| {
-        for &b in bytes {
-            // The last byte is kept for the newline.
-            if len + 1 < line.len() {
-                if let Some(slot) = line.get_mut(len) {
-                    *slot = b;
-                    len += 1;
-                }
-            }
-        }
+    let mut line = Line {
+        buf: [const { core::mem::MaybeUninit::uninit() }; LINE],
+        len: 0,
     };
-    let mode_name: &[u8] = match mode {
+    line.put(b"rtshm: RTSHM_COMPAT=");
+    line.put(match mode {
         Compat::Posix => b"posix",
         Compat::FreeBsd => b"freebsd",
         Compat::MacOs => b"macos",
         Compat::Off => b"",
-    };
-    put(b"rtshm: RTSHM_COMPAT=");
-    put(mode_name);
-    put(b": ");
-    put(func.as_bytes());
-    put(b"(\"");
+    });
+    line.put(b": ");
+    line.put(func.as_bytes());
+    line.put(b"(\"");
     for &b in name.iter().take(160) {
         if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
-            put(&[b]);
+            line.put(&[b]);
         } else {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            put(&[
+            line.put(&[
                 b'\\',
                 b'x',
                 HEX[usize::from(b >> 4)],
@@ -163,12 +154,42 @@ fn report(mode: Compat, func: &str, name: &[u8], why: &str) {
         }
     }
     if name.len() > 160 {
-        put(b"...");
+        line.put(b"...");
     }
-    put(b"\"): ");
-    put(why.as_bytes());
-    if let Some(slot) = line.get_mut(len) {
-        *slot = b'\n';
+    line.put(b"\"): ");
+    line.put(why.as_bytes());
+    line.len = line.len.min(LINE - 1);
+    line.put(b"\n");
+    let _ = sys::write_all(2, line.bytes());
+}
+
+const LINE: usize = 512;
+
+/// A line being written, on the stack; only its written bytes are ever read (and the buffer
+/// is not cleared first: that would cost a memset import).
+struct Line {
+    buf: [core::mem::MaybeUninit<u8>; LINE],
+    len: usize,
+}
+
+impl Line {
+    fn put(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.len < LINE {
+                // SAFETY: within the buffer.
+                unsafe {
+                    self.buf
+                        .as_mut_ptr()
+                        .add(self.len)
+                        .write(core::mem::MaybeUninit::new(b))
+                };
+                self.len += 1;
+            }
+        }
     }
-    let _ = sys::write_all(2, line.get(..=len).unwrap_or(&line));
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the first `len` bytes have been written.
+        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), self.len) }
+    }
 }
