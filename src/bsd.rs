@@ -69,7 +69,8 @@ fn current_umask() -> libc::mode_t {
 /// checked and mapped: atomic, through renameat2.
 pub fn rename(from: &ShmPath<'_>, to: &ShmPath<'_>, flags: c_int) -> Result<(), Errno> {
     // "Rename with from/to equal is a no-op" (FreeBSD compares the names).
-    if from.as_bytes_with_nul() == to.as_bytes_with_nul() {
+    let (a, b) = (from.as_bytes_with_nul(), to.as_bytes_with_nul());
+    if a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y) {
         return Ok(());
     }
     let result = match flags {

@@ -34,6 +34,9 @@ const CLAIMED: u8 = 1;
 const DEFAULT: u8 = 2;
 const CUSTOM: u8 = 3;
 const INVALID: u8 = 4;
+/// /dev/shm with RTSHM_COMPAT set: kept apart from DEFAULT so that DEFAULT alone means "nothing
+/// to do", the one load and compare on shm_open's usual path (plain_default).
+const DEFAULT_COMPAT: u8 = 5;
 
 // The statics live in .data, not .bss: a library with any .bss makes the dynamic linker clear
 // the rest of its last page in every process it is loaded into (measured: BENCHMARKS.md).
@@ -70,7 +73,7 @@ pub enum Compat {
 #[inline(always)]
 pub fn compat() -> (Compat, bool) {
     let packed = match STATE.load(Ordering::Acquire) {
-        UNREAD | CLAIMED => read_compat(),
+        UNREAD | CLAIMED => read_compat(secure_execution()),
         _ => COMPAT.load(Ordering::Relaxed),
     };
     let mode = match packed & !LOG_BIT {
@@ -84,14 +87,9 @@ pub fn compat() -> (Compat, bool) {
 
 /// RTSHM_COMPAT and RTSHM_COMPAT_LOG from the environment, packed as COMPAT holds them.
 #[cold]
-fn read_compat() -> u8 {
-    // SAFETY: NUL-terminated names; results as in first_read.
-    let (mode, log) = unsafe {
-        (
-            secure_getenv(c"RTSHM_COMPAT".as_ptr()),
-            secure_getenv(c"RTSHM_COMPAT_LOG".as_ptr()),
-        )
-    };
+fn read_compat(secure: bool) -> u8 {
+    let mode = secure_getenv(c"RTSHM_COMPAT", secure);
+    let log = secure_getenv(c"RTSHM_COMPAT_LOG", secure);
     let value = |p: *mut c_char| -> &'static [u8] {
         if p.is_null() {
             b""
@@ -100,26 +98,78 @@ fn read_compat() -> u8 {
             unsafe { crate::name::c_bytes::<'static>(p) }
         }
     };
-    let packed = match value(mode) {
-        b"posix" => 1,
-        b"freebsd" => 2,
-        b"macos" => 3,
-        _ => 0,
+    // Compared byte by byte, not by memcmp: one import fewer.
+    let is = |v: &[u8], s: &[u8]| v.len() == s.len() && v.iter().zip(s).all(|(a, b)| a == b);
+    let mode = value(mode);
+    let packed = if is(mode, b"posix") {
+        1
+    } else if is(mode, b"freebsd") {
+        2
+    } else if is(mode, b"macos") {
+        3
+    } else {
+        0
     };
-    let logging = !matches!(value(log), b"" | b"0");
+    let log = value(log);
+    let logging = !(log.is_empty() || is(log, b"0"));
     packed | if logging { LOG_BIT } else { 0 }
 }
 
-extern "C" {
-    /// glibc 2.17 and musl: getenv, but NULL in a secure-execution process.
-    fn secure_getenv(name: *const c_char) -> *mut c_char;
+/// Whether this is a secure-execution process (setuid, setgid, file capabilities): the
+/// kernel's AT_SECURE, read from /proc/self/auxv; where /proc is missing, whether the real and
+/// effective ids differ. This is secure_getenv's test, made here because importing
+/// secure_getenv (GLIBC_2.17) would add a symbol version for the dynamic linker to check in
+/// every process (BENCHMARKS.md).
+fn secure_execution() -> bool {
+    let mut buf = crate::name::PathBuf::uninit();
+    // SAFETY: a NUL-terminated literal.
+    let path = unsafe { crate::name::literal_path(c"/proc/self/auxv", &mut buf) };
+    if let Ok(fd) = crate::sys::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0) {
+        let mut auxv = core::mem::MaybeUninit::<[u8; 1024]>::uninit();
+        // SAFETY: read writes at most 1024 bytes into the buffer; only those are looked at.
+        let got = crate::sys::read(fd, unsafe { &mut *auxv.as_mut_ptr() });
+        crate::sys::close(fd);
+        if let Ok(n) = got {
+            // SAFETY: the first `n` bytes were written by read.
+            let bytes = unsafe { core::slice::from_raw_parts(auxv.as_ptr().cast::<u8>(), n) };
+            const WORD: usize = core::mem::size_of::<usize>();
+            for pair in bytes.chunks_exact(2 * WORD) {
+                let word = |at: usize| {
+                    let mut w = [0u8; WORD];
+                    w.iter_mut().zip(&pair[at..]).for_each(|(d, s)| *d = *s);
+                    usize::from_ne_bytes(w)
+                };
+                match word(0) as libc::c_ulong {
+                    libc::AT_NULL => break,
+                    libc::AT_SECURE => return word(WORD) != 0,
+                    _ => {}
+                }
+            }
+        }
+    }
+    crate::sys::ids_differ()
+}
+
+/// getenv, but NULL in a secure-execution process (`secure` from secure_execution).
+fn secure_getenv(name: &core::ffi::CStr, secure: bool) -> *mut c_char {
+    if secure {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: a NUL-terminated name; getenv only reads the environment.
+    unsafe { libc::getenv(name.as_ptr()) }
+}
+
+/// Whether objects live in /dev/shm and RTSHM_COMPAT is off: then no other setting matters.
+#[inline(always)]
+pub fn plain_default() -> bool {
+    STATE.load(Ordering::Acquire) == DEFAULT
 }
 
 /// The directory in effect.
 #[inline(always)]
 pub fn dir() -> Dir {
     match STATE.load(Ordering::Acquire) {
-        DEFAULT => Dir::Default,
+        DEFAULT | DEFAULT_COMPAT => Dir::Default,
         CUSTOM => custom(),
         INVALID => Dir::Invalid,
         _ => first_read(),
@@ -140,7 +190,8 @@ fn custom() -> Dir {
 fn first_read() -> Dir {
     // SAFETY: a NUL-terminated name; the result is NULL or a NUL-terminated string in the
     // environment, which the program must not change while other threads may read it.
-    let value = unsafe { secure_getenv(c"RTSHM_DIR".as_ptr()) };
+    let secure = secure_execution();
+    let value = secure_getenv(c"RTSHM_DIR", secure);
     let setting = if value.is_null() {
         Dir::Default
     } else {
@@ -148,19 +199,20 @@ fn first_read() -> Dir {
         // outlive every call that reads them here (above).
         parse(unsafe { crate::name::c_bytes::<'static>(value) })
     };
-    let compat = read_compat();
+    let compat = read_compat(secure);
     if STATE
         .compare_exchange(UNREAD, CLAIMED, Ordering::Acquire, Ordering::Acquire)
         .is_err()
     {
         return match STATE.load(Ordering::Acquire) {
-            DEFAULT => Dir::Default,
+            DEFAULT | DEFAULT_COMPAT => Dir::Default,
             CUSTOM => custom(),
             INVALID => Dir::Invalid,
             _ => setting,
         };
     }
     let state = match setting {
+        Dir::Default if compat != 0 => DEFAULT_COMPAT,
         Dir::Default => DEFAULT,
         Dir::Invalid => INVALID,
         Dir::Custom(d) => match crate::sys::map(DIR_MAX + 1, -1) {
@@ -212,7 +264,7 @@ pub fn parse(value: &'static [u8]) -> Dir {
 pub fn dir_c_string() -> *const c_char {
     loop {
         match STATE.load(Ordering::Acquire) {
-            DEFAULT => return DEFAULT_DIR.as_ptr().cast(),
+            DEFAULT | DEFAULT_COMPAT => return DEFAULT_DIR.as_ptr().cast(),
             INVALID => return core::ptr::null(),
             CUSTOM if DIR_LEN.load(Ordering::Relaxed) == 0 => return c"/".as_ptr(),
             CUSTOM => return DIR_PTR.load(Ordering::Relaxed).cast_const().cast(),

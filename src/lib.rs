@@ -180,7 +180,9 @@ unsafe fn path_of<'b, const SEM: bool>(
     func: &str,
     oflag: Option<c_int>,
 ) -> Result<(name::ShmPath<'b>, Option<&'static [u8]>, c_int), Errno> {
-    let dir = match config::dir() {
+    // The usual case, /dev/shm and no RTSHM_COMPAT, costs one load and compare.
+    let plain = config::plain_default();
+    let dir = match if plain { Dir::Default } else { config::dir() } {
         Dir::Default => None,
         Dir::Custom(dir) => Some(dir),
         Dir::Invalid => return Err(Errno(libc::EINVAL)),
@@ -189,7 +191,7 @@ unsafe fn path_of<'b, const SEM: bool>(
         return Err(Errno(libc::EFAULT));
     }
     let mut flags = oflag.unwrap_or(0);
-    if !SEM {
+    if !SEM && !plain {
         let (mode, log) = config::compat();
         if mode != Compat::Off {
             // SAFETY: not NULL or SHM_ANON, so a NUL-terminated string by the contract.
@@ -205,7 +207,8 @@ unsafe fn path_of<'b, const SEM: bool>(
 }
 
 /// # Safety
-/// `name` is NULL or points to a NUL-terminated string.
+/// `name` is NULL, SHM_ANON, or points to a NUL-terminated string.
+#[inline(always)] // shm_open is this function: a call would cost it a tenth
 unsafe fn open(name: *const c_char, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
     if name as usize == bsd::SHM_ANON {
         if let Dir::Invalid = config::dir() {

@@ -360,3 +360,10 @@ pub fn rename(from: &ShmPath<'_>, to: &ShmPath<'_>, flags: c_uint) -> Result<(),
     // them.
     check(unsafe { syscall6(libc::SYS_renameat2, args) }).map(drop)
 }
+
+/// Whether the real and effective user or group ids differ (a setuid or setgid program).
+pub fn ids_differ() -> bool {
+    // SAFETY: these calls take no arguments and cannot fail.
+    let id = |nr: c_long| unsafe { syscall6(nr, [0; 6]) };
+    id(libc::SYS_getuid) != id(libc::SYS_geteuid) || id(libc::SYS_getgid) != id(libc::SYS_getegid)
+}

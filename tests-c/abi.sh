@@ -20,7 +20,7 @@ check abi_no_panic_path sh -c "! echo '$imports' | grep -qw abort"
 # Imports are bound lazily, through the PLT, as in libc.so.6: a process that never calls
 # shm_open never looks them up (.cargo/config.toml, build.rs; figures in BENCHMARKS.md).
 check abi_imports_bound_lazily sh -c "! echo '$dyn' | grep -qE 'BIND_NOW|FLAGS_1.*NOW' && ! readelf -rW $so | grep -q GLOB_DAT"
-check abi_imports_are_the_expected_libc_functions [ "$imports" = "__errno_location memcmp memmove pthread_mutex_lock pthread_mutex_unlock secure_getenv strchrnul " ]
+check abi_imports_are_the_expected_libc_functions [ "$imports" = "__errno_location getenv memmove pthread_mutex_lock pthread_mutex_unlock strchrnul " ]
 # No .bss: with one, the dynamic linker clears the rest of its page in every process.
 check abi_no_bss sh -c "! readelf -SW $so | grep -q '\.bss'"
 check abi_non_executable_stack sh -c "readelf -lW $so | grep GNU_STACK | grep -qv RWE"
