@@ -125,10 +125,15 @@ pub unsafe fn mkstemp(
     }
     let mut buf = name::PathBuf::uninit();
     let trial: *mut u8 = buf.as_mut_ptr().cast();
-    // SAFETY: the template and its NUL (fewer than PATH_MAX bytes) fit the buffer.
+    // SAFETY: the template and its NUL (fewer than PATH_MAX bytes) fit the buffer; so do the
+    // zeros after them, up to the buffer's end.
     unsafe {
         libc::memmove(trial.cast(), bytes.as_ptr().cast(), bytes.len());
-        trial.add(bytes.len()).write(0);
+        // The NUL, and defined bytes after it: glibc's vectorised strchrnul reads whole aligned
+        // blocks past the end of a string, and memcheck would see those bytes undefined.
+        for at in bytes.len()..(bytes.len() + 64).min(name::PATH_MAX) {
+            trial.add(at).write(0);
+        }
     }
     let start = bytes.len() - xs;
     for _ in 0..MKSTEMP_TRIES {
