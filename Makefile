@@ -23,7 +23,7 @@ TEST_HDRS := $(wildcard tests-c/*.h)
 SUITES := $(B)/suite-shared $(B)/suite-static $(B)/suite-preload $(B)/peer
 TEST_LIBS := -ldl -lpthread
 
-.PHONY: all lib demo test check-sanitizers bench install uninstall clean FORCE
+.PHONY: all lib demo test check-sanitizers bench fuzz soak install uninstall clean FORCE
 
 all: lib
 
@@ -97,6 +97,16 @@ $(B)/empty.so: bench/empty.c | $(B)
 
 bench: lib $(B)/bench $(B)/empty.so
 	@sh bench/run.sh
+
+# Differential fuzzing against glibc (cargo fuzz, nightly): make fuzz FUZZ_SECONDS=N. New
+# inputs go to build/fuzz-corpus; fuzz/corpus (the kept, minimised corpus) is only read.
+FUZZ_SECONDS ?= 60
+fuzz: lib
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p $(B)/fuzz-corpus
+	cd fuzz && $(CARGO) +nightly fuzz run differential -O \
+		$(CURDIR)/$(B)/fuzz-corpus corpus/differential -- \
+		-dict=dict -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
 
 test: lib $(SUITES) $(SAN_SUITES) $(B)/writer
 	@sh tests-c/run.sh

@@ -6,7 +6,7 @@
 //! does nothing at load time, and on shm_open's and shm_unlink's path allocates nothing, takes
 //! no locks and keeps no state but the directory it reads once.
 
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "fuzzing")), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 // Library calls stay the plain calls written in the source: LLVM neither makes new ones from
 // loops nor turns memcpy into an intrinsic, whose call would go through the GOT and be bound
@@ -274,7 +274,7 @@ fn c_return(r: Result<c_int, Errno>) -> c_int {
     })
 }
 
-#[cfg(not(test))]
+#[cfg(not(any(test, feature = "fuzzing")))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     // SAFETY: abort is always safe to call; nothing may unwind into C.
