@@ -18,7 +18,7 @@ SO := $(REL)/librtshm.so
 A := $(REL)/librtshm.a
 HEADER := include/rtshm.h
 
-TEST_SRCS := $(filter-out tests-c/peer.c,$(wildcard tests-c/*.c))
+TEST_SRCS := $(filter-out tests-c/peer.c tests-c/soak.c,$(wildcard tests-c/*.c))
 TEST_HDRS := $(wildcard tests-c/*.h)
 SUITES := $(B)/suite-shared $(B)/suite-static $(B)/suite-preload $(B)/peer
 TEST_LIBS := -ldl -lpthread
@@ -55,6 +55,14 @@ $(B)/suite-preload: $(TEST_SRCS) $(TEST_HDRS) | $(B)
 # A plain glibc program for the interoperability tests.
 $(B)/peer: tests-c/peer.c | $(B)
 	$(CC) $(CFLAGS) $(WARN) -o $@ $< -ldl
+
+# The soak test: make soak SOAK_SECONDS=N.
+SOAK_SECONDS ?= 10
+$(B)/soak: tests-c/soak.c $(HEADER) $(SO) $(REL)/librtshm.so.0 | $(B)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< -L$(REL) -lrtshm -Wl,-rpath,$(CURDIR)/$(REL) -lpthread
+
+soak: lib $(B)/soak
+	$(B)/soak $(SOAK_SECONDS)
 
 # The same tests built against the system's own shm_open (see README: other libcs).
 $(B)/suite-system: $(TEST_SRCS) $(TEST_HDRS) | $(B)
