@@ -15,14 +15,25 @@ use libfuzzer_sys::fuzz_target;
 
 type OpenFn = unsafe extern "C" fn(*const c_char, c_int, libc::mode_t) -> c_int;
 type UnlinkFn = unsafe extern "C" fn(*const c_char) -> c_int;
+type SemOpenFn = unsafe extern "C" fn(*const c_char, c_int, libc::mode_t, libc::c_uint) -> *mut libc::c_void;
+type SemCloseFn = unsafe extern "C" fn(*mut libc::c_void) -> c_int;
 
 struct Impl {
     open: OpenFn,
     unlink: UnlinkFn,
+    sem_open: SemOpenFn,
+    sem_close: SemCloseFn,
+    sem_unlink: UnlinkFn,
 }
 
 fn rtshm() -> &'static Impl {
-    static RT: Impl = Impl { open: rtshm::shm_open, unlink: rtshm::shm_unlink };
+    static RT: Impl = Impl {
+        open: rtshm::shm_open,
+        unlink: rtshm::shm_unlink,
+        sem_open: rtshm::sem_open,
+        sem_close: rtshm::sem_close,
+        sem_unlink: rtshm::sem_unlink,
+    };
     &RT
 }
 
@@ -33,13 +44,21 @@ fn glibc() -> &'static Impl {
         unsafe {
             let h = libc::dlopen(c"libc.so.6".as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
             assert!(!h.is_null());
-            let open = libc::dlsym(h, c"shm_open".as_ptr());
-            let unlink = libc::dlsym(h, c"shm_unlink".as_ptr());
-            assert!(!open.is_null() && !unlink.is_null());
+            let sym = |n: &CStr| {
+                let p = libc::dlsym(h, n.as_ptr());
+                assert!(!p.is_null());
+                p
+            };
+            let open = sym(c"shm_open");
             assert_ne!(open as usize, rtshm::shm_open as *const () as usize, "glibc's shm_open is rtshm's");
+            // glibc's sem_open is variadic; with O_CREAT it reads a mode_t and an unsigned int,
+            // passed in the same registers as these fixed arguments on x86_64 and aarch64.
             Impl {
                 open: std::mem::transmute::<*mut libc::c_void, OpenFn>(open),
-                unlink: std::mem::transmute::<*mut libc::c_void, UnlinkFn>(unlink),
+                unlink: std::mem::transmute::<*mut libc::c_void, UnlinkFn>(sym(c"shm_unlink")),
+                sem_open: std::mem::transmute::<*mut libc::c_void, SemOpenFn>(sym(c"sem_open")),
+                sem_close: std::mem::transmute::<*mut libc::c_void, SemCloseFn>(sym(c"sem_close")),
+                sem_unlink: std::mem::transmute::<*mut libc::c_void, UnlinkFn>(sym(c"sem_unlink")),
             }
         }
     })
@@ -121,8 +140,36 @@ fn set_errno(e: c_int) {
 
 fn call(im: &Impl, op: u8, name: &CStr, flags: c_int, mode: libc::mode_t) -> Outcome {
     set_errno(12345);
+    if op == 6 {
+        // sem_open: the value comes from the mode's high bits, up to past SEM_VALUE_MAX.
+        let value = [0, 1, 5, i32::MAX as u32, i32::MAX as u32 + 1][(mode >> 12) as usize % 5];
+        // SAFETY: a NUL-terminated name; a returned semaphore is closed with the same library.
+        let sem = unsafe { (im.sem_open)(name.as_ptr(), flags, mode & 0o7777, value) };
+        let err = errno();
+        if sem.is_null() {
+            return Outcome { ret: -1, errno: err, fdflags: 0, flflags: 0, stat: None };
+        }
+        // SAFETY: as above; flags 0 opens the same semaphore again.
+        let again = unsafe { (im.sem_open)(name.as_ptr(), 0, 0, 0) };
+        let same = if again == sem { 1 } else if again.is_null() { 2 } else { 3 };
+        // SAFETY: semaphores this library returned.
+        unsafe {
+            if !again.is_null() {
+                (im.sem_close)(again);
+            }
+            (im.sem_close)(sem);
+        }
+        // errno after a success is not compared: glibc leaves ENOENT there (a deviation).
+        return Outcome { ret: 0, errno: 0, fdflags: same, flflags: 0, stat: None };
+    }
     // SAFETY: a NUL-terminated name.
-    let ret = unsafe { if op == 0 { (im.open)(name.as_ptr(), flags, mode) } else { (im.unlink)(name.as_ptr()) } };
+    let ret = unsafe {
+        match op {
+            0 => (im.open)(name.as_ptr(), flags, mode),
+            7 => (im.sem_unlink)(name.as_ptr()),
+            _ => (im.unlink)(name.as_ptr()),
+        }
+    };
     let err = errno();
     let mut out = Outcome { ret, errno: err, fdflags: 0, flflags: 0, stat: None };
     if op == 0 && ret >= 0 {
@@ -142,15 +189,25 @@ fn call(im: &Impl, op: u8, name: &CStr, flags: c_int, mode: libc::mode_t) -> Out
 }
 
 /// What this process has in /dev/shm: names (after the prefix), types, modes, sizes.
+fn mine(n: &[u8]) -> bool {
+    n.strip_prefix(b"sem.").unwrap_or(n).starts_with(prefix().as_bytes())
+}
+
+/// What this process has in /dev/shm (semaphores "sem.<name>" too): names, modes, sizes and,
+/// for small files, a digest of their bytes (a semaphore's must be glibc's).
 fn disk() -> Vec<(Vec<u8>, u32, i64)> {
     let mut v = Vec::new();
     for e in std::fs::read_dir("/dev/shm").into_iter().flatten().flatten() {
         use std::os::unix::ffi::OsStrExt;
         use std::os::unix::fs::MetadataExt;
         let n = e.file_name().as_bytes().to_vec();
-        if n.starts_with(prefix().as_bytes()) {
+        if mine(&n) {
             if let Ok(m) = e.path().symlink_metadata() {
-                let size = if m.file_type().is_symlink() { 0 } else { m.size() as i64 };
+                let mut size = if m.file_type().is_symlink() { 0 } else { m.size() as i64 };
+                if m.file_type().is_file() && m.size() <= 64 {
+                    let bytes = std::fs::read(e.path()).unwrap_or_default();
+                    size ^= bytes.iter().fold(17i64, |h, &b| h.wrapping_mul(31).wrapping_add(i64::from(b))) << 8;
+                }
                 v.push((n, m.mode(), size));
             }
         }
@@ -162,7 +219,7 @@ fn disk() -> Vec<(Vec<u8>, u32, i64)> {
 fn clean() {
     for e in std::fs::read_dir("/dev/shm").into_iter().flatten().flatten() {
         use std::os::unix::ffi::OsStrExt;
-        if e.file_name().as_bytes().starts_with(prefix().as_bytes()) {
+        if mine(e.file_name().as_bytes()) {
             let p = e.path();
             let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir_all(&p));
         }
@@ -171,9 +228,13 @@ fn clean() {
 
 /// A file, directory or link at the object path of a name (set-up steps of the program).
 fn set_up(kind: u8, name: &[u8]) {
-    let rest: Vec<u8> = name.iter().skip_while(|&&b| b == b'/').copied().collect();
-    if rest.is_empty() || rest.contains(&b'/') || rest.len() > 255 || rest == b"." || rest == b".." {
+    let mut rest: Vec<u8> = name.iter().skip_while(|&&b| b == b'/').copied().collect();
+    // Only names of this process's objects (the prefix, no slash) are set up.
+    if !rest.starts_with(prefix().as_bytes()) || rest.contains(&b'/') || rest.len() > 255 {
         return;
+    }
+    if kind % 2 == 1 && rest.len() <= 251 {
+        rest.splice(0..0, b"sem.".iter().copied()); // a set-up where a semaphore would be
     }
     use std::os::unix::ffi::OsStrExt;
     let path = std::path::Path::new("/dev/shm").join(std::ffi::OsStr::from_bytes(&rest));
@@ -188,8 +249,29 @@ fn set_up(kind: u8, name: &[u8]) {
     };
 }
 
+/// What rtshm promises where it deviates from glibc for semaphores (README.md), else None.
+fn sem_deviation(name: &[u8], op: u8) -> Option<c_int> {
+    if name.len() >= 4096 {
+        return Some(libc::ENAMETOOLONG);
+    }
+    let rest: &[u8] = &name[name.iter().take_while(|&&b| b == b'/').count()..];
+    if rest.is_empty() || rest.contains(&b'/') {
+        return None;
+    }
+    if rest == b"." || rest == b".." {
+        return Some(if op == 6 { libc::EINVAL } else { libc::ENOENT });
+    }
+    if rest.len() + 4 > 255 || (op == 6 && name.len() > 255) {
+        return Some(libc::ENAMETOOLONG);
+    }
+    None
+}
+
 /// What rtshm promises where it deviates from glibc (README.md), else None.
 fn deviation(name: &[u8], op: u8) -> Option<c_int> {
+    if op >= 6 {
+        return sem_deviation(name, op);
+    }
     if name.len() >= 4096 {
         return Some(libc::ENAMETOOLONG);
     }
@@ -214,7 +296,7 @@ fn run(im: &Impl, steps: &[Step], is_glibc: bool) -> Vec<(Outcome, Vec<(Vec<u8>,
     clean();
     let mut results = Vec::new();
     for s in steps {
-        if s.op >= 2 {
+        if (2..6).contains(&s.op) {
             set_up(s.op, &s.name);
             continue;
         }
@@ -236,7 +318,7 @@ fuzz_target!(|data: &[u8]| {
     let mut inp = Input(data);
     let mut steps = Vec::new();
     while !inp.empty() && steps.len() < 8 {
-        let op = inp.byte() % 6; // 0 open, 1 unlink, 2..5 set-ups
+        let op = inp.byte() % 8; // 0 open, 1 unlink, 2..5 set-ups, 6 sem_open, 7 sem_unlink
         let name = make_name(&mut inp);
         let flags = [libc::O_RDONLY, libc::O_WRONLY, libc::O_RDWR, libc::O_ACCMODE][usize::from(inp.byte() % 4)]
             | FLAGS[usize::from(inp.byte() % 16)];
@@ -247,7 +329,7 @@ fuzz_target!(|data: &[u8]| {
     unsafe { libc::umask(0o022) };
     let g = run(glibc(), &steps, true);
     let r = run(rtshm(), &steps, false);
-    let calls = steps.iter().filter(|s| s.op < 2);
+    let calls = steps.iter().filter(|s| !(2..6).contains(&s.op));
     for ((s, (go, gd)), (ro, rd)) in calls.zip(&g).zip(&r) {
         match deviation(&s.name, s.op) {
             // A deviation: rtshm answers as documented, and changes nothing.
