@@ -106,15 +106,19 @@ $(B)/empty.so: bench/empty.c | $(B)
 bench: lib $(B)/bench $(B)/empty.so
 	@sh bench/run.sh
 
-# Differential fuzzing against glibc (cargo fuzz, nightly): make fuzz FUZZ_SECONDS=N. New
-# inputs go to build/fuzz-corpus; fuzz/corpus (the kept, minimised corpus) is only read.
+# Fuzzing (cargo fuzz, nightly): make fuzz FUZZ_SECONDS=N runs the differential target (rtshm
+# against glibc) for N seconds, then the parsers target for N/4. New inputs go to
+# build/fuzz-corpus/; fuzz/corpus/ (the kept, minimised corpora) is only read.
 FUZZ_SECONDS ?= 60
 fuzz: lib
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	mkdir -p $(B)/fuzz-corpus
+	mkdir -p $(B)/fuzz-corpus/differential $(B)/fuzz-corpus/parsers
 	cd fuzz && $(CARGO) +nightly fuzz run differential -O \
-		$(CURDIR)/$(B)/fuzz-corpus corpus/differential -- \
+		$(CURDIR)/$(B)/fuzz-corpus/differential corpus/differential -- \
 		-dict=dict -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
+	cd fuzz && $(CARGO) +nightly fuzz run parsers -O \
+		$(CURDIR)/$(B)/fuzz-corpus/parsers corpus/parsers -- \
+		-max_total_time=$$(( $(FUZZ_SECONDS) / 4 + 1 )) -print_final_stats=1
 
 test: lib $(SUITES) $(SAN_SUITES) $(B)/writer
 	@sh tests-c/run.sh

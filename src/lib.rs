@@ -29,6 +29,12 @@ use libc::mode_t;
 use name::NameError;
 use sys::Errno;
 
+/// The library's parsers, for the fuzz targets (fuzz/): not part of the C API.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::config::{parse as parse_rtshm_dir, Dir, DIR_MAX};
+}
+
 /// Creates and opens a new, or opens an existing, POSIX shared memory object.
 ///
 /// `name` is mapped to `<dir>/<name without its leading slashes>`, where `<dir>` is
