@@ -113,6 +113,9 @@ void inject_errno(long nr, long nr2, int err);
 
 /* How many descriptors this process has open. */
 int open_fds(void);
+/* How many descriptors below 256 are open, counted without opening anything (for when openat
+ * is made to fail). */
+int low_fds(void);
 
 /* Runs the plain glibc program build/peer (no rtshm, no LD_PRELOAD) with the arguments up to
  * NULL; its standard output goes to out (NUL-terminated). Returns its exit status (0-255), or

@@ -219,6 +219,14 @@ int entries_in(const char *dir)
     return n;
 }
 
+int low_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 256; fd++)
+        n += fcntl(fd, F_GETFD) != -1;
+    return n;
+}
+
 int open_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");

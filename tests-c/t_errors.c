@@ -173,15 +173,6 @@ struct injection {
     int op_open, flags;
 };
 
-/* Open descriptors below 256, counted without opening anything (openat may be blocked). */
-static int low_fds(void)
-{
-    int n = 0;
-    for (int fd = 0; fd < 256; fd++)
-        n += fcntl(fd, F_GETFD) != -1;
-    return n;
-}
-
 static void injected(void *arg)
 {
     struct injection *in = arg;

@@ -24,14 +24,6 @@ struct fault {
     int err, want; /* want: the errno expected, or 0 for success (a fallback) */
 };
 
-static int low_fds(void)
-{
-    int n = 0;
-    for (int fd = 0; fd < 256; fd++)
-        n += fcntl(fd, F_GETFD) != -1;
-    return n;
-}
-
 /* Entries in the test's RTSHM_DIR (its own: other programs' temporary semaphore files in
  * /dev/shm cannot be told from ours), read with getdents64 on a directory opened before
  * anything was made to fail (no openat, no malloc). */
