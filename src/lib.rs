@@ -32,7 +32,9 @@ use sys::Errno;
 /// The library's parsers, for the fuzz targets (fuzz/): not part of the C API.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing {
-    pub use crate::config::{parse as parse_rtshm_dir, Dir, DIR_MAX};
+    pub use crate::compat::check as compat_check;
+    pub use crate::config::{parse as parse_rtshm_dir, Compat, Dir, DIR_MAX};
+    pub use crate::sys::Errno;
 }
 
 /// Creates and opens a new, or opens an existing, POSIX shared memory object.
