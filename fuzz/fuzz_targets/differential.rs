@@ -249,29 +249,10 @@ fn set_up(kind: u8, name: &[u8]) {
     };
 }
 
-/// What rtshm promises where it deviates from glibc for semaphores (README.md), else None.
-fn sem_deviation(name: &[u8], op: u8) -> Option<c_int> {
-    if name.len() >= 4096 {
-        return Some(libc::ENAMETOOLONG);
-    }
-    let rest: &[u8] = &name[name.iter().take_while(|&&b| b == b'/').count()..];
-    if rest.is_empty() || rest.contains(&b'/') {
-        return None;
-    }
-    if rest == b"." || rest == b".." {
-        return Some(if op == 6 { libc::EINVAL } else { libc::ENOENT });
-    }
-    if rest.len() + 4 > 255 || (op == 6 && name.len() > 255) {
-        return Some(libc::ENAMETOOLONG);
-    }
-    None
-}
-
-/// What rtshm promises where it deviates from glibc (README.md), else None.
+/// What rtshm promises where it deviates from glibc (README.md), else None: for shm_open and
+/// shm_unlink (ops 0, 1), and for sem_open and sem_unlink (6, 7), whose file name is "sem."
+/// and the rest and whose sem_open also refuses a name over NAME_MAX bytes in all.
 fn deviation(name: &[u8], op: u8) -> Option<c_int> {
-    if op >= 6 {
-        return sem_deviation(name, op);
-    }
     if name.len() >= 4096 {
         return Some(libc::ENAMETOOLONG);
     }
@@ -279,10 +260,13 @@ fn deviation(name: &[u8], op: u8) -> Option<c_int> {
     if rest.is_empty() || rest.contains(&b'/') {
         return None;
     }
+    let opens = op == 0 || op == 6;
     if rest == b"." || rest == b".." {
-        return Some(if op == 0 { libc::EINVAL } else { libc::ENOENT });
+        return Some(if opens { libc::EINVAL } else { libc::ENOENT });
     }
-    (rest.len() > 255).then_some(libc::ENAMETOOLONG)
+    let sem = op >= 6;
+    let file_name = rest.len() + if sem { 4 } else { 0 };
+    (file_name > 255 || (op == 6 && name.len() > 255)).then_some(libc::ENAMETOOLONG)
 }
 
 struct Step {
