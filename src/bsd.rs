@@ -38,26 +38,19 @@ pub fn open_anon(oflag: c_int, mode: libc::mode_t) -> Result<c_int, Errno> {
 /// /proc is missing, by setting and restoring it, which another thread creating a file at the
 /// same instant could notice.
 fn current_umask() -> libc::mode_t {
-    let mut buf = name::PathBuf::uninit();
-    // SAFETY: a NUL-terminated literal.
-    let path = unsafe { name::literal_path(c"/proc/self/status", &mut buf) };
-    if let Ok(fd) = sys::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0) {
-        // "Umask:" is the third line of /proc/self/status, well inside the first 256 bytes.
-        let mut status = [0u8; 256];
-        let got = sys::read(fd, &mut status);
-        sys::close(fd);
-        if let Some(text) = got.ok().and_then(|n| status.get(..n)) {
-            let key = b"Umask:\t";
-            if let Some(at) = text
-                .windows(key.len())
-                .position(|w| w.iter().eq(key.iter()))
-            {
-                return text
-                    .iter()
-                    .skip(at + key.len())
-                    .take_while(|b| (b'0'..=b'7').contains(b))
-                    .fold(0, |m, &b| m * 8 + libc::mode_t::from(b - b'0'));
-            }
+    // "Umask:" is the third line of /proc/self/status, well inside the first 256 bytes.
+    let mut status = core::mem::MaybeUninit::<[u8; 256]>::uninit();
+    if let Some(text) = sys::read_proc(c"/proc/self/status", &mut status) {
+        let key = b"Umask:\t";
+        if let Some(at) = text
+            .windows(key.len())
+            .position(|w| w.iter().eq(key.iter()))
+        {
+            return text
+                .iter()
+                .skip(at + key.len())
+                .take_while(|b| (b'0'..=b'7').contains(b))
+                .fold(0, |m, &b| m * 8 + libc::mode_t::from(b - b'0'));
         }
     }
     let mask = sys::umask(0o022);
@@ -138,7 +131,7 @@ pub unsafe fn mkstemp(
     let start = bytes.len() - xs;
     for _ in 0..MKSTEMP_TRIES {
         // SAFETY: the X's are the last `xs` bytes of the copy, all initialised.
-        fill_random(unsafe { core::slice::from_raw_parts_mut(trial.add(start), xs) });
+        sys::random_letters(unsafe { core::slice::from_raw_parts_mut(trial.add(start), xs) });
         match open(trial.cast_const().cast()) {
             Ok(fd) => {
                 // SAFETY: the template is writable for its length (the caller's contract).
@@ -152,16 +145,4 @@ pub unsafe fn mkstemp(
         }
     }
     Err(Errno(libc::EEXIST))
-}
-
-/// Random letters and digits (OpenBSD mktemp's alphabet).
-pub fn fill_random(out: &mut [u8]) {
-    const LETTERS: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut random = [0u8; 16];
-    if sys::random(&mut random).is_none() {
-        crate::sem::weak_random(&mut random);
-    }
-    for (o, r) in out.iter_mut().zip(random.iter().cycle()) {
-        *o = LETTERS[usize::from(*r) % LETTERS.len()];
-    }
 }

@@ -121,29 +121,19 @@ fn read_compat(secure: bool) -> u8 {
 /// secure_getenv (GLIBC_2.17) would add a symbol version for the dynamic linker to check in
 /// every process (BENCHMARKS.md).
 fn secure_execution() -> bool {
-    let mut buf = crate::name::PathBuf::uninit();
-    // SAFETY: a NUL-terminated literal.
-    let path = unsafe { crate::name::literal_path(c"/proc/self/auxv", &mut buf) };
-    if let Ok(fd) = crate::sys::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0) {
-        let mut auxv = core::mem::MaybeUninit::<[u8; 1024]>::uninit();
-        // SAFETY: read writes at most 1024 bytes into the buffer; only those are looked at.
-        let got = crate::sys::read(fd, unsafe { &mut *auxv.as_mut_ptr() });
-        crate::sys::close(fd);
-        if let Ok(n) = got {
-            // SAFETY: the first `n` bytes were written by read.
-            let bytes = unsafe { core::slice::from_raw_parts(auxv.as_ptr().cast::<u8>(), n) };
-            const WORD: usize = core::mem::size_of::<usize>();
-            for pair in bytes.chunks_exact(2 * WORD) {
-                let word = |at: usize| {
-                    let mut w = [0u8; WORD];
-                    w.iter_mut().zip(&pair[at..]).for_each(|(d, s)| *d = *s);
-                    usize::from_ne_bytes(w)
-                };
-                match word(0) as libc::c_ulong {
-                    libc::AT_NULL => break,
-                    libc::AT_SECURE => return word(WORD) != 0,
-                    _ => {}
-                }
+    let mut auxv = core::mem::MaybeUninit::<[u8; 1024]>::uninit();
+    if let Some(bytes) = crate::sys::read_proc(c"/proc/self/auxv", &mut auxv) {
+        const WORD: usize = core::mem::size_of::<usize>();
+        for pair in bytes.chunks_exact(2 * WORD) {
+            let word = |at: usize| {
+                let mut w = [0u8; WORD];
+                w.iter_mut().zip(&pair[at..]).for_each(|(d, s)| *d = *s);
+                usize::from_ne_bytes(w)
+            };
+            match word(0) as libc::c_ulong {
+                libc::AT_NULL => break,
+                libc::AT_SECURE => return word(WORD) != 0,
+                _ => {}
             }
         }
     }

@@ -56,18 +56,9 @@ impl ShmPath<'_> {
     }
 }
 
-/// A fixed path (such as /proc/self/status), copied into `buf`.
-///
-/// # Safety
-/// None beyond the types: the literal is NUL-terminated and shorter than PATH_MAX.
-pub unsafe fn literal_path<'b>(path: &core::ffi::CStr, buf: &'b mut PathBuf) -> ShmPath<'b> {
-    let bytes = path.to_bytes_with_nul();
-    let out: *mut u8 = buf.as_mut_ptr().cast();
-    // SAFETY: the literals used are far shorter than the PATH_MAX-byte buffer.
-    unsafe {
-        libc::memmove(out.cast(), bytes.as_ptr().cast(), bytes.len().min(PATH_MAX));
-        ShmPath(core::slice::from_raw_parts(out, bytes.len().min(PATH_MAX)))
-    }
+/// A fixed path (such as /proc/self/status) as a path the system calls take.
+pub fn literal_path(path: &'static core::ffi::CStr) -> ShmPath<'static> {
+    ShmPath(path.to_bytes_with_nul())
 }
 
 /// The bytes of the NUL-terminated string at `p` (found with strchrnul, which the library

@@ -13,7 +13,6 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_uint, c_void};
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::name::{self, NAME_MAX};
 use crate::sys::{self, Errno};
@@ -28,9 +27,6 @@ pub const SEM_SIZE: usize = if cfg!(target_pointer_width = "64") {
 pub const SEM_VALUE_MAX: c_uint = i32::MAX as c_uint;
 /// How many temporary names to try before EAGAIN, as glibc.
 const TEMP_TRIES: usize = 50;
-
-#[link_section = ".data"] // not .bss: see config.rs
-static FALLBACK: AtomicUsize = AtomicUsize::new(0x9e37_79b9);
 
 /// glibc's FUTEX_SHARED, the `private` word of a process-shared semaphore.
 const FUTEX_SHARED: u32 = 128;
@@ -143,30 +139,11 @@ fn create(
     result
 }
 
-/// "XXXXXX" made random, NUL-terminated, from glibc's mktemp alphabet.
+/// "XXXXXX" made random, NUL-terminated.
 fn temp_name() -> [u8; 7] {
-    const LETTERS: &[u8; 62] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut bytes = [0u8; 6];
-    if sys::random(&mut bytes).is_none() {
-        weak_random(&mut bytes);
-    }
     let mut out = [0u8; 7];
-    for (o, b) in out.iter_mut().zip(bytes) {
-        *o = LETTERS[b as usize % LETTERS.len()];
-    }
+    sys::random_letters(&mut out[..6]);
     out
-}
-
-/// Bytes that vary, where getrandom cannot give random ones: a counter and the caller's stack
-/// address, mixed. Good enough to avoid collisions; O_EXCL keeps every use of it safe anyway.
-pub fn weak_random(out: &mut [u8]) {
-    let mut x = FALLBACK.fetch_add(0x9e37_79b9, Ordering::Relaxed) ^ (out.as_ptr() as usize);
-    for b in out {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
 }
 
 /// sem_close.

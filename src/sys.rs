@@ -294,20 +294,37 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
     .map(drop)
 }
 
-/// Random bytes from getrandom(2), without blocking; None where it cannot give them.
-pub fn random(buf: &mut [u8]) -> Option<()> {
+#[link_section = ".data"] // not .bss: see config.rs
+static FALLBACK: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(0x9e37_79b9);
+
+/// Random letters and digits for temporary names (the alphabet of glibc's and OpenBSD's
+/// mktemp), from getrandom(2) without blocking; where it gives nothing, from a counter and
+/// a stack address mixed: good enough to avoid collisions, and O_EXCL keeps every use safe.
+pub fn random_letters(out: &mut [u8]) {
+    const LETTERS: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut random = [0u8; 16];
     let args = [
-        buf.as_mut_ptr() as c_long,
-        buf.len() as c_long,
+        random.as_mut_ptr() as c_long,
+        16,
         libc::GRND_NONBLOCK as c_long,
         0,
         0,
         0,
     ];
-    // SAFETY: the kernel writes at most `buf.len()` bytes into a live, exclusive slice.
-    match check(unsafe { syscall6(libc::SYS_getrandom, args) }) {
-        Ok(n) if n as usize == buf.len() => Some(()),
-        _ => None,
+    // SAFETY: the kernel writes at most 16 bytes into the live, exclusive array.
+    if check(unsafe { syscall6(libc::SYS_getrandom, args) }) != Ok(16) {
+        let order = core::sync::atomic::Ordering::Relaxed;
+        let mut x = FALLBACK.fetch_add(0x9e37_79b9, order) ^ (random.as_ptr() as usize);
+        for b in &mut random {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+    }
+    for (o, r) in out.iter_mut().zip(random.iter().cycle()) {
+        *o = LETTERS[usize::from(*r) % LETTERS.len()];
     }
 }
 
@@ -325,18 +342,32 @@ pub fn fchmod(fd: c_int, mode: libc::mode_t) -> Result<(), Errno> {
         .map(drop)
 }
 
-/// read(fd, buf): how many bytes were read.
-pub fn read(fd: c_int, buf: &mut [u8]) -> Result<usize, Errno> {
+/// The start of a small file of /proc, read into `buf` (not cleared first: only the bytes read
+/// are returned); None where it cannot be read.
+pub fn read_proc<'b, const N: usize>(
+    path: &'static core::ffi::CStr,
+    buf: &'b mut core::mem::MaybeUninit<[u8; N]>,
+) -> Option<&'b [u8]> {
+    let fd = open(
+        &crate::name::literal_path(path),
+        libc::O_RDONLY | libc::O_CLOEXEC,
+        0,
+    )
+    .ok()?;
     let args = [
         fd as c_long,
         buf.as_mut_ptr() as c_long,
-        buf.len() as c_long,
+        N as c_long,
         0,
         0,
         0,
     ];
-    // SAFETY: the kernel writes at most `buf.len()` bytes into a live, exclusive slice.
-    check(unsafe { syscall6(libc::SYS_read, args) }).map(|n| n as usize)
+    // SAFETY: the kernel writes at most N bytes into the buffer.
+    let got = check(unsafe { syscall6(libc::SYS_read, args) });
+    close(fd);
+    // SAFETY: read wrote the first `n` (at most N) bytes.
+    got.ok()
+        .map(|n| unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) })
 }
 
 /// umask(mask): sets the mask, returns the old one.
