@@ -79,10 +79,13 @@ int shm_unlink(const char *name);
 
 /**
  * The directory that holds shared memory objects and named semaphores: RTSHM_DIR without its
- * trailing slashes when it is set (and this is not a setuid, setgid or otherwise
- * secure-execution process, where it is ignored), else "/dev/shm". NULL when RTSHM_DIR is set
- * but not an absolute path of at most 3839 bytes; every call then fails with EINVAL. The
- * variable is read once, at the first call of any rtshm function.
+ * trailing slashes when it is set, else "/dev/shm". RTSHM_DIR is ignored in a secure-execution
+ * process (setuid, setgid, file capabilities: AT_SECURE), as secure_getenv ignores
+ * variables. NULL when RTSHM_DIR is set but unusable: not an absolute path of at most 3839
+ * bytes, or not a safe directory (a component owned by another user than root or the
+ * effective uid, or writable by others and not sticky); every call then fails with EINVAL,
+ * and one line on standard error says why. The variable is read once, at the first call of
+ * any rtshm function; a directory that does not exist yet is checked when it is first used.
  */
 const char *rtshm_dir(void);
 

@@ -3,6 +3,7 @@
 
 use core::ffi::{c_char, c_int};
 
+use crate::config::{self, Dir};
 use crate::name::{self, ShmPath};
 use crate::sys::{self, Errno};
 
@@ -14,8 +15,13 @@ pub const SHM_RENAME_NOREPLACE: c_int = 1;
 pub const SHM_RENAME_EXCHANGE: c_int = 2;
 
 /// shm_open(SHM_ANON, oflag, mode), as FreeBSD's kern_shm_open2: an anonymous object, shared
-/// only through its descriptor, sealable (MFD_ALLOW_SEALING), with mode less the umask.
+/// only through its descriptor, sealable (MFD_ALLOW_SEALING), with mode less the umask. An
+/// unusable RTSHM_DIR fails it with EINVAL, as every call.
 pub fn open_anon(oflag: c_int, mode: libc::mode_t) -> Result<c_int, Errno> {
+    let dir = config::dir();
+    if let Dir::Invalid = dir {
+        return Err(Errno(libc::EINVAL));
+    }
     let acc = oflag & libc::O_ACCMODE;
     if acc != libc::O_RDONLY && acc != libc::O_RDWR {
         return Err(Errno(libc::EINVAL));
@@ -25,19 +31,24 @@ pub fn open_anon(oflag: c_int, mode: libc::mode_t) -> Result<c_int, Errno> {
         // "A read-only anonymous object is pointless."
         return Err(Errno(libc::EINVAL));
     }
-    let mask = current_umask();
+    let mode = mode & 0o777 & !current_umask(dir);
     let fd = sys::memfd(c"SHM_ANON", libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)?;
-    if let Err(e) = sys::fchmod(fd, mode & !mask & 0o777) {
+    if let Err(e) = sys::fchmod(fd, mode) {
         sys::close(fd);
         return Err(e);
     }
     Ok(fd)
 }
 
-/// The process's umask, from /proc/self/status (which reads it without changing it); where
-/// /proc is missing, by setting and restoring it, which another thread creating a file at the
-/// same instant could notice.
-fn current_umask() -> libc::mode_t {
+/// The umask a new object is made under assumed where it cannot be learnt: the strictest usual
+/// one, so that an object is never more open than the program asked.
+const UMASK_UNKNOWN: libc::mode_t = 0o077;
+
+/// The process's umask, learnt without changing it, even for a moment (another thread may be
+/// creating a file at that moment): from /proc/self/status; where /proc is missing, from the
+/// mode the kernel gives an unnamed file (O_TMPFILE) made in the objects' directory, which is
+/// the mode a named object made there would get; where neither works, UMASK_UNKNOWN.
+fn current_umask(dir: Dir) -> libc::mode_t {
     // "Umask:" is the third line of /proc/self/status, well inside the first 256 bytes.
     let mut status = core::mem::MaybeUninit::<[u8; 256]>::uninit();
     if let Some(text) = sys::read_proc(c"/proc/self/status", &mut status) {
@@ -53,9 +64,20 @@ fn current_umask() -> libc::mode_t {
                 .fold(0, |m, &b| m * 8 + libc::mode_t::from(b - b'0'));
         }
     }
-    let mask = sys::umask(0o022);
-    sys::umask(mask);
-    mask
+    let path = match dir {
+        Dir::Default => config::DEFAULT_DIR.as_ptr().cast(),
+        Dir::Custom(d) if d.is_empty() => c"/".as_ptr(),
+        Dir::Custom(d) => d.as_ptr(),
+        _ => return UMASK_UNKNOWN,
+    };
+    let flags = libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC;
+    // SAFETY: a NUL-terminated path (SharedPath keeps its NUL).
+    let Ok(fd) = (unsafe { sys::open_at(libc::AT_FDCWD, path, flags, 0o777) }) else {
+        return UMASK_UNKNOWN;
+    };
+    let st = sys::fstat(fd);
+    sys::close(fd);
+    st.map_or(UMASK_UNKNOWN, |st| !st.st_mode & 0o777)
 }
 
 /// shm_rename(from, to, flags), FreeBSD's sys_shm_rename on Linux, after the names have been
@@ -116,33 +138,35 @@ pub unsafe fn mkstemp(
     if bytes.len() >= name::PATH_MAX {
         return Err(Errno(libc::ENAMETOOLONG));
     }
-    let mut buf = name::PathBuf::uninit();
-    let trial: *mut u8 = buf.as_mut_ptr().cast();
-    // SAFETY: the template and its NUL (fewer than PATH_MAX bytes) fit the buffer; so do the
-    // zeros after them, up to the buffer's end.
-    unsafe {
-        libc::memmove(trial.cast(), bytes.as_ptr().cast(), bytes.len());
-        // The NUL, and defined bytes after it: glibc's vectorised strchrnul reads whole aligned
-        // blocks past the end of a string, and memcheck would see those bytes undefined.
-        for at in bytes.len()..(bytes.len() + 64).min(name::PATH_MAX) {
-            trial.add(at).write(0);
+    // The trial names are made in a copy, and the NUL and defined bytes after it: glibc's
+    // vectorised strchrnul reads whole aligned blocks past the end of a string, and memcheck
+    // would see those bytes undefined.
+    let room = (bytes.len() + 64).min(name::PATH_MAX);
+    name::with_room(room, |room| {
+        for (r, b) in room
+            .iter_mut()
+            .zip(bytes.iter().chain(core::iter::repeat(&0)))
+        {
+            r.write(*b);
         }
-    }
-    let start = bytes.len() - xs;
-    for _ in 0..MKSTEMP_TRIES {
-        // SAFETY: the X's are the last `xs` bytes of the copy, all initialised.
-        sys::random_letters(unsafe { core::slice::from_raw_parts_mut(trial.add(start), xs) });
-        match open(trial.cast_const().cast()) {
-            Ok(fd) => {
-                // SAFETY: the template is writable for its length (the caller's contract).
-                unsafe {
-                    libc::memmove(template.cast(), trial.cast_const().cast(), bytes.len());
+        let trial: *mut u8 = room.as_mut_ptr().cast();
+        let start = bytes.len() - xs;
+        for _ in 0..MKSTEMP_TRIES {
+            // SAFETY: the X's are the last `xs` bytes of the copy, all initialised.
+            sys::random_letters(unsafe { core::slice::from_raw_parts_mut(trial.add(start), xs) });
+            match open(trial.cast_const().cast()) {
+                Ok(fd) => {
+                    // SAFETY: the template is writable for its length (the caller's contract)
+                    // and the trial name is as long.
+                    unsafe {
+                        libc::memmove(template.cast(), trial.cast_const().cast(), bytes.len());
+                    }
+                    return Ok(fd);
                 }
-                return Ok(fd);
+                Err(Errno(libc::EEXIST)) => {}
+                Err(e) => return Err(e),
             }
-            Err(Errno(libc::EEXIST)) => {}
-            Err(e) => return Err(e),
         }
-    }
-    Err(Errno(libc::EEXIST))
+        Err(Errno(libc::EEXIST))
+    })
 }

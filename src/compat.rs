@@ -7,7 +7,8 @@ use core::ffi::{c_char, c_int};
 
 use crate::config::Compat;
 use crate::name;
-use crate::sys::{self, Errno};
+use crate::sys::Errno;
+use crate::warn;
 
 /// FreeBSD's MAXPATHLEN: a name with its NUL must fit.
 const FREEBSD_MAXPATHLEN: usize = 1024;
@@ -124,72 +125,19 @@ pub unsafe fn check(
 }
 
 /// Writes one line to standard error: "rtshm: RTSHM_COMPAT=<mode>: <func>("<name>"): <why>".
-/// Async-signal-safe: a stack buffer and one write(2).
+/// Async-signal-safe: the line is built in a page of its own and written in one write(2).
 fn report(mode: Compat, func: &str, name: &[u8], why: &str) {
-    let mut line = Line {
-        buf: [const { core::mem::MaybeUninit::uninit() }; LINE],
-        len: 0,
-    };
-    line.put(b"rtshm: RTSHM_COMPAT=");
-    line.put(match mode {
-        Compat::Posix => b"posix",
-        Compat::FreeBsd => b"freebsd",
-        Compat::MacOs => b"macos",
-        Compat::Off => b"",
-    });
-    line.put(b": ");
-    line.put(func.as_bytes());
-    line.put(b"(\"");
-    for &b in name.iter().take(160) {
-        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
-            line.put(&[b]);
-        } else {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            line.put(&[
-                b'\\',
-                b'x',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 15)],
-            ]);
-        }
-    }
-    if name.len() > 160 {
-        line.put(b"...");
-    }
-    line.put(b"\"): ");
-    line.put(why.as_bytes());
-    line.len = line.len.min(LINE - 1);
-    line.put(b"\n");
-    let _ = sys::write_all(2, line.bytes());
-}
-
-const LINE: usize = 512;
-
-/// A line being written, on the stack; only its written bytes are ever read (and the buffer
-/// is not cleared first: that would cost a memset import).
-struct Line {
-    buf: [core::mem::MaybeUninit<u8>; LINE],
-    len: usize,
-}
-
-impl Line {
-    fn put(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if self.len < LINE {
-                // SAFETY: within the buffer.
-                unsafe {
-                    self.buf
-                        .as_mut_ptr()
-                        .add(self.len)
-                        .write(core::mem::MaybeUninit::new(b))
-                };
-                self.len += 1;
-            }
-        }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: the first `len` bytes have been written.
-        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), self.len) }
-    }
+    warn::line(
+        &|l| {
+            l.put(b"RTSHM_COMPAT=")
+                .put(mode.name())
+                .put(b": ")
+                .put(func.as_bytes())
+                .put(b"(")
+                .quoted(name, 160)
+                .put(b"): ")
+                .put(why.as_bytes());
+        },
+        b"rtshm: RTSHM_COMPAT: a call was refused (no memory to say more)\n",
+    );
 }

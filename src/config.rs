@@ -1,64 +1,83 @@
-//! RTSHM_DIR: where the objects live. Read once, at the first call that needs it, and never
-//! again; after that a call pays one atomic load.
+//! The environment: RTSHM_DIR (where objects live), RTSHM_COMPAT and RTSHM_COMPAT_LOG. Read
+//! once, at the first call that needs them; after that a call pays one atomic load.
 //!
-//! Like `secure_getenv`, the variable is ignored in a secure-execution process (setuid,
-//! setgid, file capabilities), so it can never redirect a privileged program. A value that is
-//! set but unusable makes every call fail with EINVAL: quietly falling back to /dev/shm would
-//! put objects where the user said they must not go.
+//! Trust. In a secure-execution process (the kernel's AT_SECURE: setuid, setgid, file
+//! capabilities) every variable is ignored, exactly as secure_getenv would: whatever the
+//! process's ids are when it first calls. RTSHM_DIR is used only once safedir.rs has found it
+//! safe. A value that is set but unusable makes every call fail with EINVAL (quietly falling
+//! back to /dev/shm would put objects where the user said they must not go) and says why once
+//! per process on standard error; an unknown RTSHM_COMPAT is ignored, and said once too.
+//!
+//! No locks, no claims, no waiting: every thread that finds the settings unread reads them
+//! itself and writes the same bytes to the same place (SharedPath), and the first to finish
+//! publishes them with one store of STATE; a late writer stores bytes that are already there.
+//! So a fork, a signal handler or a failed allocation in the middle of a first call leaves
+//! nothing that another call would wait for. This holds as long as the environment does not
+//! change while first calls run, which POSIX already asks of programs (getenv and setenv are
+//! not thread-safe).
 
-use core::ffi::c_char;
-use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use core::ffi::{c_char, CStr};
+use core::sync::atomic::{AtomicU8, Ordering};
 
-use crate::name::{NAME_MAX, PATH_MAX};
+use crate::name::{self, SharedPath};
+use crate::safedir::{self, Verdict, Why};
+use crate::sys::Errno;
+use crate::warn;
+
+pub use crate::name::DIR_MAX;
 
 /// The default directory, without its slash, NUL-terminated.
 pub const DEFAULT_DIR: &[u8] = b"/dev/shm\0";
 
-/// The longest usable RTSHM_DIR: the directory, a slash, a NAME_MAX-byte name and a NUL fit in
-/// PATH_MAX.
-pub const DIR_MAX: usize = PATH_MAX - 1 - NAME_MAX - 1;
-
-/// Where objects live.
+/// Where objects live, as a call sees it.
 #[derive(Clone, Copy)]
 pub enum Dir {
     /// /dev/shm: RTSHM_DIR is unset, or this is a secure-execution process.
     Default,
-    /// RTSHM_DIR, without trailing slashes ("" for the root directory).
-    Custom(&'static [u8]),
-    /// RTSHM_DIR is set but not an absolute path short enough to use.
+    /// RTSHM_DIR, checked and safe.
+    Custom(&'static SharedPath),
+    /// RTSHM_DIR is set but unusable (not absolute, too long, or not safe): EINVAL.
     Invalid,
+    /// RTSHM_DIR cannot be used yet (a component does not exist, or the check could not
+    /// finish): the call fails with this errno, and the next call checks again.
+    Unavailable(Errno),
+}
+
+/// A value of RTSHM_DIR, as parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting<'a> {
+    /// An absolute path, without its trailing slashes ("" for the root directory).
+    Custom(&'a [u8]),
+    /// Not an absolute path (the empty string included).
+    Relative,
+    /// Longer than DIR_MAX bytes without its trailing slashes.
+    TooLong,
 }
 
 const UNREAD: u8 = 0;
-const CLAIMED: u8 = 1;
-const DEFAULT: u8 = 2;
-const CUSTOM: u8 = 3;
-const INVALID: u8 = 4;
-/// /dev/shm with RTSHM_COMPAT set: kept apart from DEFAULT so that DEFAULT alone means "nothing
-/// to do", the one load and compare on shm_open's usual path (plain_default).
-const DEFAULT_COMPAT: u8 = 5;
+/// /dev/shm and RTSHM_COMPAT off: nothing else to look at (plain_default).
+const DEFAULT: u8 = 1;
+/// /dev/shm with RTSHM_COMPAT set.
+const DEFAULT_COMPAT: u8 = 2;
+/// RTSHM_DIR copied into DIR, not yet found safe.
+const UNCHECKED: u8 = 3;
+/// RTSHM_DIR copied into DIR and found safe.
+const CUSTOM: u8 = 4;
+/// RTSHM_DIR unusable.
+const INVALID: u8 = 5;
 
-// The statics live in .data, not .bss: a library with any .bss makes the dynamic linker clear
-// the rest of its last page in every process it is loaded into (measured: BENCHMARKS.md).
-
-#[link_section = ".data"]
 static STATE: AtomicU8 = AtomicU8::new(UNREAD);
-/// A Custom directory, NUL-terminated: a copy in a page of its own, written once by the
-/// thread that claims STATE before it stores CUSTOM (Release), and never changed after.
-#[link_section = ".data"]
-static DIR_PTR: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
-#[link_section = ".data"]
-static DIR_LEN: AtomicUsize = AtomicUsize::new(0);
-/// RTSHM_COMPAT and RTSHM_COMPAT_LOG, read with RTSHM_DIR and published by the same store of
-/// STATE: the Compat value, plus LOG_BIT.
-#[link_section = ".data"]
+/// RTSHM_DIR without its trailing slashes, once STATE is UNCHECKED or CUSTOM.
+static DIR: SharedPath = SharedPath::new();
+/// RTSHM_COMPAT and RTSHM_COMPAT_LOG, published by the same store of STATE: the Compat value,
+/// plus LOG_BIT.
 static COMPAT: AtomicU8 = AtomicU8::new(0);
 const LOG_BIT: u8 = 0x80;
 
 /// RTSHM_COMPAT: the stricter system whose rules are enforced on top of Linux's.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Compat {
-    /// Unset: no change at all.
+    /// Unset (or unknown): no change at all.
     Off,
     /// POSIX's portable subset.
     Posix,
@@ -68,85 +87,21 @@ pub enum Compat {
     MacOs,
 }
 
-/// The RTSHM_COMPAT setting in effect, and whether RTSHM_COMPAT_LOG asks for a line on stderr
-/// per violation. (An unknown RTSHM_COMPAT value is Off: the mode only ever adds refusals.)
-#[inline(always)]
-pub fn compat() -> (Compat, bool) {
-    let packed = match STATE.load(Ordering::Acquire) {
-        UNREAD | CLAIMED => read_compat(secure_execution()),
-        _ => COMPAT.load(Ordering::Relaxed),
-    };
-    let mode = match packed & !LOG_BIT {
-        1 => Compat::Posix,
-        2 => Compat::FreeBsd,
-        3 => Compat::MacOs,
-        _ => Compat::Off,
-    };
-    (mode, packed & LOG_BIT != 0)
-}
+/// The names RTSHM_COMPAT takes, as packed in COMPAT (1, 2, 3).
+const COMPAT_NAMES: [(&[u8], Compat); 3] = [
+    (b"posix", Compat::Posix),
+    (b"freebsd", Compat::FreeBsd),
+    (b"macos", Compat::MacOs),
+];
 
-/// RTSHM_COMPAT and RTSHM_COMPAT_LOG from the environment, packed as COMPAT holds them.
-#[cold]
-fn read_compat(secure: bool) -> u8 {
-    let mode = secure_getenv(c"RTSHM_COMPAT", secure);
-    let log = secure_getenv(c"RTSHM_COMPAT_LOG", secure);
-    let value = |p: *mut c_char| -> &'static [u8] {
-        if p.is_null() {
-            b""
-        } else {
-            // SAFETY: a NUL-terminated environment string (first_read).
-            unsafe { crate::name::c_bytes::<'static>(p) }
-        }
-    };
-    // Compared byte by byte, not by memcmp: one import fewer.
-    let is = |v: &[u8], s: &[u8]| v.len() == s.len() && v.iter().zip(s).all(|(a, b)| a == b);
-    let mode = value(mode);
-    let packed = if is(mode, b"posix") {
-        1
-    } else if is(mode, b"freebsd") {
-        2
-    } else if is(mode, b"macos") {
-        3
-    } else {
-        0
-    };
-    let log = value(log);
-    let logging = !(log.is_empty() || is(log, b"0"));
-    packed | if logging { LOG_BIT } else { 0 }
-}
-
-/// Whether this is a secure-execution process (setuid, setgid, file capabilities): the
-/// kernel's AT_SECURE, read from /proc/self/auxv; where /proc is missing, whether the real and
-/// effective ids differ. This is secure_getenv's test, made here because importing
-/// secure_getenv (GLIBC_2.17) would add a symbol version for the dynamic linker to check in
-/// every process (BENCHMARKS.md).
-fn secure_execution() -> bool {
-    let mut auxv = core::mem::MaybeUninit::<[u8; 1024]>::uninit();
-    if let Some(bytes) = crate::sys::read_proc(c"/proc/self/auxv", &mut auxv) {
-        const WORD: usize = core::mem::size_of::<usize>();
-        for pair in bytes.chunks_exact(2 * WORD) {
-            let word = |at: usize| {
-                let mut w = [0u8; WORD];
-                w.iter_mut().zip(&pair[at..]).for_each(|(d, s)| *d = *s);
-                usize::from_ne_bytes(w)
-            };
-            match word(0) as libc::c_ulong {
-                libc::AT_NULL => break,
-                libc::AT_SECURE => return word(WORD) != 0,
-                _ => {}
-            }
-        }
+impl Compat {
+    /// The value RTSHM_COMPAT takes for this mode.
+    pub fn name(self) -> &'static [u8] {
+        COMPAT_NAMES
+            .iter()
+            .find(|(_, mode)| *mode == self)
+            .map_or(b"", |(name, _)| name)
     }
-    crate::sys::ids_differ()
-}
-
-/// getenv, but NULL in a secure-execution process (`secure` from secure_execution).
-fn secure_getenv(name: &core::ffi::CStr, secure: bool) -> *mut c_char {
-    if secure {
-        return core::ptr::null_mut();
-    }
-    // SAFETY: a NUL-terminated name; getenv only reads the environment.
-    unsafe { libc::getenv(name.as_ptr()) }
 }
 
 /// Whether objects live in /dev/shm and RTSHM_COMPAT is off: then no other setting matters.
@@ -155,113 +110,207 @@ pub fn plain_default() -> bool {
     STATE.load(Ordering::Acquire) == DEFAULT
 }
 
+/// The RTSHM_COMPAT setting in effect, and whether RTSHM_COMPAT_LOG asks for a line on stderr
+/// per violation.
+pub fn compat() -> (Compat, bool) {
+    if STATE.load(Ordering::Acquire) == UNREAD {
+        read();
+    }
+    let packed = COMPAT.load(Ordering::Relaxed);
+    let mode = COMPAT_NAMES
+        .get(usize::from(packed & !LOG_BIT).wrapping_sub(1))
+        .map_or(Compat::Off, |(_, mode)| *mode);
+    (mode, packed & LOG_BIT != 0)
+}
+
 /// The directory in effect.
 #[inline(always)]
 pub fn dir() -> Dir {
     match STATE.load(Ordering::Acquire) {
         DEFAULT | DEFAULT_COMPAT => Dir::Default,
-        CUSTOM => custom(),
+        CUSTOM => Dir::Custom(&DIR),
         INVALID => Dir::Invalid,
-        _ => first_read(),
+        UNREAD => {
+            read();
+            published()
+        }
+        _ => check(),
     }
 }
 
-/// The published Custom directory.
-fn custom() -> Dir {
-    let len = DIR_LEN.load(Ordering::Relaxed);
-    // SAFETY: STATE was CUSTOM (Acquire): DIR_PTR points to `len` bytes that are never written
-    // again.
-    Dir::Custom(unsafe { core::slice::from_raw_parts(DIR_PTR.load(Ordering::Relaxed), len) })
+/// The directory in effect once the environment has been read (STATE is not UNREAD).
+fn published() -> Dir {
+    match STATE.load(Ordering::Acquire) {
+        DEFAULT | DEFAULT_COMPAT => Dir::Default,
+        CUSTOM => Dir::Custom(&DIR),
+        INVALID => Dir::Invalid,
+        _ => check(),
+    }
 }
 
-/// Reads RTSHM_DIR and, if this thread is the first, publishes the result. A thread that finds
-/// another one publishing uses the environment's own string for this call rather than wait.
+/// The directory in effect as a C string ("/" for the root), or NULL when RTSHM_DIR is
+/// unusable. A directory not checked yet (it does not exist yet) is returned as it is set.
+pub fn dir_c_string() -> *const c_char {
+    match dir() {
+        Dir::Default => DEFAULT_DIR.as_ptr().cast(),
+        Dir::Invalid => core::ptr::null(),
+        Dir::Custom(_) | Dir::Unavailable(_) if DIR.is_empty() => c"/".as_ptr(),
+        Dir::Custom(_) | Dir::Unavailable(_) => DIR.as_ptr(),
+    }
+}
+
+/// Reads the environment and publishes the settings, unless another thread has already. The
+/// thread whose store publishes them reports an unusable value.
 #[cold]
-fn first_read() -> Dir {
-    // SAFETY: a NUL-terminated name; the result is NULL or a NUL-terminated string in the
-    // environment, which the program must not change while other threads may read it.
-    let secure = secure_execution();
-    let value = secure_getenv(c"RTSHM_DIR", secure);
-    let setting = if value.is_null() {
-        Dir::Default
-    } else {
-        // SAFETY: a NUL-terminated string, just returned by secure_getenv; environment strings
-        // outlive every call that reads them here (above).
-        parse(unsafe { crate::name::c_bytes::<'static>(value) })
+fn read() {
+    // SAFETY: getauxval only reads the auxiliary vector the kernel gave the process.
+    let secure = unsafe { libc::getauxval(libc::AT_SECURE) } != 0;
+    let var = |name: &CStr| -> Option<&'static [u8]> {
+        if secure {
+            return None;
+        }
+        // SAFETY: a NUL-terminated name; getenv only reads the environment.
+        let value = unsafe { libc::getenv(name.as_ptr()) };
+        // SAFETY: a NUL-terminated string in the environment, which stays in place while the
+        // program does not change the environment (see the module's comment).
+        (!value.is_null()).then(|| unsafe { name::c_bytes::<'static>(value) })
     };
-    let compat = read_compat(secure);
-    if STATE
-        .compare_exchange(UNREAD, CLAIMED, Ordering::Acquire, Ordering::Acquire)
-        .is_err()
-    {
-        return match STATE.load(Ordering::Acquire) {
-            DEFAULT | DEFAULT_COMPAT => Dir::Default,
-            CUSTOM => custom(),
-            INVALID => Dir::Invalid,
-            _ => setting,
-        };
+    let compat_value = var(c"RTSHM_COMPAT");
+    let mode = compat_value.map_or(Some(0), |v| {
+        (1..)
+            .zip(COMPAT_NAMES)
+            .find(|(_, (name, _))| *name == v)
+            .map(|(packed, _)| packed)
+    });
+    let logging = var(c"RTSHM_COMPAT_LOG").is_some_and(|v| !v.is_empty() && v != b"0");
+    let packed = mode.unwrap_or(0) | if logging { LOG_BIT } else { 0 };
+    let value = var(c"RTSHM_DIR");
+    let setting = value.map(parse);
+    if STATE.load(Ordering::Acquire) != UNREAD {
+        return;
     }
     let state = match setting {
-        Dir::Default if compat != 0 => DEFAULT_COMPAT,
-        Dir::Default => DEFAULT,
-        Dir::Invalid => INVALID,
-        Dir::Custom(d) => match crate::sys::map(DIR_MAX + 1, -1) {
-            Ok(copy) => {
-                // SAFETY: a fresh mapping of DIR_MAX + 1 bytes, this thread's alone; `d` is at
-                // most DIR_MAX bytes (parse), so it and the NUL fit.
-                unsafe {
-                    libc::memmove(copy.cast(), d.as_ptr().cast(), d.len());
-                    copy.add(d.len()).write(0);
-                }
-                DIR_LEN.store(d.len(), Ordering::Relaxed);
-                DIR_PTR.store(copy, Ordering::Relaxed);
-                CUSTOM
-            }
-            // No memory for a copy: give the next caller the same chance.
-            Err(_) => {
-                STATE.store(UNREAD, Ordering::Release);
-                return setting;
+        None if packed & !LOG_BIT != 0 => DEFAULT_COMPAT,
+        None => DEFAULT,
+        Some(Setting::Custom(dir)) => {
+            DIR.store(dir);
+            UNCHECKED
+        }
+        Some(_) => INVALID,
+    };
+    COMPAT.store(packed, Ordering::Relaxed);
+    if STATE
+        .compare_exchange(UNREAD, state, Ordering::Release, Ordering::Acquire)
+        .is_err()
+    {
+        return;
+    }
+    if let (Some(v), None) = (compat_value, mode) {
+        warn::line(
+            &|l| {
+                l.put(b"RTSHM_COMPAT=")
+                    .quoted(v, 64)
+                    .put(b" is not used: not posix, freebsd or macos");
+            },
+            b"rtshm: RTSHM_COMPAT is not used: not posix, freebsd or macos\n",
+        );
+    }
+    let why: &[u8] = match setting {
+        Some(Setting::Relative) => b" is not used: not an absolute path",
+        Some(Setting::TooLong) => b" is not used: longer than 3839 bytes",
+        _ => return,
+    };
+    let v = value.unwrap_or_default();
+    warn::line(
+        &|l| {
+            l.put(b"RTSHM_DIR=")
+                .quoted(v, 64)
+                .put(why)
+                .put(b"; calls fail with EINVAL");
+        },
+        b"rtshm: RTSHM_DIR is not used: not an absolute path of at most 3839 bytes\n",
+    );
+}
+
+/// Checks the published RTSHM_DIR (STATE UNCHECKED) and publishes the verdict. The thread
+/// whose store publishes a refusal reports it.
+#[cold]
+fn check() -> Dir {
+    let verdict = safedir::check(
+        DIR.len(),
+        |out| DIR.copy_to(out),
+        |path, component, why| {
+            if STATE
+                .compare_exchange(UNCHECKED, INVALID, Ordering::Release, Ordering::Acquire)
+                .is_ok()
+            {
+                refused(path, component, why);
             }
         },
-    };
-    COMPAT.store(compat, Ordering::Relaxed);
-    STATE.store(state, Ordering::Release);
-    match state {
-        CUSTOM => custom(),
-        _ => setting,
+    );
+    match verdict {
+        Verdict::Safe => {
+            let _ = STATE.compare_exchange(UNCHECKED, CUSTOM, Ordering::Release, Ordering::Acquire);
+            published()
+        }
+        Verdict::Missing => Dir::Unavailable(Errno(libc::ENOENT)),
+        Verdict::Retry(e) => Dir::Unavailable(e),
+        Verdict::Unsafe => Dir::Invalid,
     }
+}
+
+/// The line for an RTSHM_DIR found unsafe at `component`.
+#[cold]
+#[inline(never)]
+fn refused(path: &[u8], component: &[u8], why: Why) {
+    warn::line(
+        &|l| {
+            l.put(b"RTSHM_DIR=")
+                .quoted(if path.is_empty() { b"/" } else { path }, 256);
+            l.put(b" is not used: ").quoted(component, 256).put(b" ");
+            let euid = crate::sys::geteuid();
+            match why {
+                Why::Owner(uid) | Why::LinkOwner(uid) => {
+                    l.put(if matches!(why, Why::Owner(_)) {
+                        b"is owned by uid "
+                    } else {
+                        b"is a symbolic link owned by uid "
+                    })
+                    .number(uid.into())
+                    .put(b", not by root or the effective uid ")
+                    .number(euid.into());
+                }
+                Why::Writable => {
+                    l.put(b"is writable by group or others and not sticky");
+                }
+                Why::NotDirectory => {
+                    l.put(b"is not a directory");
+                }
+                Why::Unchecked(e) => {
+                    l.put(b"cannot be checked: ");
+                    warn::errno(l, e);
+                }
+            }
+            l.put(b"; calls fail with EINVAL");
+        },
+        b"rtshm: RTSHM_DIR is not used: it is not a safe directory; calls fail with EINVAL\n",
+    );
 }
 
 /// RTSHM_DIR's value as a setting: an absolute path, trailing slashes dropped, at most
 /// DIR_MAX bytes.
-pub fn parse(value: &'static [u8]) -> Dir {
+pub fn parse(value: &[u8]) -> Setting<'_> {
     if value.first() != Some(&b'/') {
-        return Dir::Invalid;
+        return Setting::Relative;
     }
     let trimmed = match value.iter().rposition(|&b| b != b'/') {
         Some(last) => &value[..=last],
         None => &value[..0],
     };
     if trimmed.len() > DIR_MAX {
-        return Dir::Invalid;
+        return Setting::TooLong;
     }
-    Dir::Custom(trimmed)
-}
-
-/// The directory in effect as a C string ("/" for the root), or NULL when RTSHM_DIR is
-/// invalid. Waits, the first time only, for a thread that is publishing the setting: a C
-/// caller may keep the pointer, so it must be the published buffer's.
-pub fn dir_c_string() -> *const c_char {
-    loop {
-        match STATE.load(Ordering::Acquire) {
-            DEFAULT | DEFAULT_COMPAT => return DEFAULT_DIR.as_ptr().cast(),
-            INVALID => return core::ptr::null(),
-            CUSTOM if DIR_LEN.load(Ordering::Relaxed) == 0 => return c"/".as_ptr(),
-            CUSTOM => return DIR_PTR.load(Ordering::Relaxed).cast_const().cast(),
-            UNREAD => drop(first_read()),
-            _ => core::hint::spin_loop(),
-        }
-    }
+    Setting::Custom(trimmed)
 }
 
 #[cfg(test)]
@@ -269,8 +318,8 @@ mod tests {
     use super::*;
 
     fn custom(value: &[u8]) -> Option<Vec<u8>> {
-        match parse(Box::leak(value.to_vec().into_boxed_slice())) {
-            Dir::Custom(d) => Some(d.to_vec()),
+        match parse(value) {
+            Setting::Custom(d) => Some(d.to_vec()),
             _ => None,
         }
     }
@@ -286,7 +335,7 @@ mod tests {
     #[test]
     fn relative_and_empty_values_are_invalid() {
         for v in [&b""[..], b"tmp/x", b"./x", b"~/x"] {
-            assert!(matches!(parse(Box::leak(v.into())), Dir::Invalid), "{v:?}");
+            assert_eq!(parse(v), Setting::Relative, "{v:?}");
         }
     }
 
@@ -296,7 +345,7 @@ mod tests {
         v.extend(std::iter::repeat(b'd').take(DIR_MAX - 1));
         assert_eq!(custom(&v).unwrap().len(), DIR_MAX);
         v.push(b'd');
-        assert!(custom(&v).is_none());
+        assert_eq!(parse(&v), Setting::TooLong);
         v.pop();
         v.extend_from_slice(b"////"); // trailing slashes do not count
         assert_eq!(custom(&v).unwrap().len(), DIR_MAX);

@@ -19,21 +19,23 @@ mod bsd;
 mod compat;
 mod config;
 mod name;
+mod safedir;
 mod sem;
 mod sys;
+mod warn;
 
 use core::ffi::{c_char, c_int, c_uint, c_void};
 
 use config::{Compat, Dir};
 use libc::mode_t;
-use name::NameError;
+use name::{NameError, SharedPath};
 use sys::Errno;
 
 /// The library's parsers, for the fuzz targets (fuzz/): not part of the C API.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing {
     pub use crate::compat::check as compat_check;
-    pub use crate::config::{parse as parse_rtshm_dir, Compat, Dir, DIR_MAX};
+    pub use crate::config::{parse as parse_rtshm_dir, Compat, Setting, DIR_MAX};
     pub use crate::sys::Errno;
 }
 
@@ -73,10 +75,13 @@ pub unsafe extern "C" fn shm_unlink(name: *const c_char) -> c_int {
 }
 
 /// The directory that holds shared memory objects and named semaphores: RTSHM_DIR without its
-/// trailing slashes when it is set (and this is not a setuid, setgid or otherwise
-/// secure-execution process, where it is ignored), else "/dev/shm". NULL when RTSHM_DIR is set
-/// but not an absolute path of at most 3839 bytes; every call then fails with EINVAL. The
-/// variable is read once, at the first call of any rtshm function.
+/// trailing slashes when it is set, else "/dev/shm". RTSHM_DIR is ignored in a secure-execution
+/// process (setuid, setgid, file capabilities: AT_SECURE), as secure_getenv ignores
+/// variables. NULL when RTSHM_DIR is set but unusable: not an absolute path of at most 3839
+/// bytes, or not a safe directory (a component owned by another user than root or the
+/// effective uid, or writable by others and not sticky); every call then fails with EINVAL,
+/// and one line on standard error says why. The variable is read once, at the first call of
+/// any rtshm function; a directory that does not exist yet is checked when it is first used.
 #[no_mangle]
 pub extern "C" fn rtshm_dir() -> *const c_char {
     config::dir_c_string()
@@ -131,20 +136,22 @@ pub unsafe extern "C" fn sem_open(
     mode: mode_t,
     value: c_uint,
 ) -> *mut c_void {
-    let mut buf = name::PathBuf::uninit();
     // SAFETY: the caller's contract for `name`.
-    let opened = unsafe { path_of::<true>(name, &mut buf, libc::EINVAL, "sem_open", None) }
-        .and_then(|(path, dir, _)| {
-            // SAFETY: path_of accepted `name`: a NUL-terminated string.
+    let opened = unsafe { prepare::<true>(name, libc::EINVAL, "sem_open", None) }.and_then(
+        |(rest, dir, _)| {
+            // SAFETY: prepare accepted `name`: a NUL-terminated string.
             let len = unsafe { name::c_bytes(name) }.len();
             if len > name::NAME_MAX {
                 // glibc keys its registry by the name as given and fails (errno unset) when that
                 // is longer than NAME_MAX, even with a short rest.
                 return Err(Errno(libc::ENAMETOOLONG));
             }
-            // SAFETY: as above; at most NAME_MAX bytes.
-            unsafe { sem::open(name, &path, dir, oflag, mode, value) }
-        });
+            name::with_path::<true, _>(rest, dir, |path| {
+                // SAFETY: as above; at most NAME_MAX bytes.
+                unsafe { sem::open(name, path, dir, oflag, mode, value) }
+            })
+        },
+    );
     opened.unwrap_or_else(|e| {
         sys::set_errno(e);
         core::ptr::null_mut() // SEM_FAILED
@@ -172,29 +179,28 @@ pub unsafe extern "C" fn sem_unlink(name: *const c_char) -> c_int {
     c_return(unsafe { unlink::<true>(name) }.map(|()| 0))
 }
 
-/// The path of `name` (a semaphore's with SEM) and the directory it is in (None: /dev/shm),
-/// and the flags to use, or the errno for an invalid RTSHM_DIR, a NULL (or SHM_ANON) name, a
-/// name RTSHM_COMPAT refuses, or an unmappable name (`invalid` for an invalid one: the open
-/// and unlink functions differ there, as in glibc). `func` and `oflag` are for RTSHM_COMPAT,
-/// which applies to the shared memory calls (`oflag`: shm_open's flags).
+/// What a call on `name` needs before its path can be built: the file name (a semaphore's
+/// with SEM), the directory it is in (None: /dev/shm) and the flags to use; or the errno for an
+/// unusable RTSHM_DIR, a NULL (or SHM_ANON) name, a name RTSHM_COMPAT refuses, or an
+/// unmappable name (`invalid` for an invalid one: the open and unlink functions differ there,
+/// as in glibc). `func` and `oflag` are for RTSHM_COMPAT, which applies to the shared memory
+/// calls (`oflag`: shm_open's flags).
 ///
 /// # Safety
-/// `name` is NULL, SHM_ANON, or points to a NUL-terminated string.
+/// `name` is NULL, SHM_ANON, or points to a NUL-terminated string that outlives `'a`.
 #[inline(always)]
-unsafe fn path_of<'b, const SEM: bool>(
+unsafe fn prepare<'a, const SEM: bool>(
     name: *const c_char,
-    buf: &'b mut name::PathBuf,
     invalid: c_int,
     func: &str,
     oflag: Option<c_int>,
-) -> Result<(name::ShmPath<'b>, Option<&'static [u8]>, c_int), Errno> {
+) -> Result<(&'a [u8], Option<&'static SharedPath>, c_int), Errno> {
     // The usual case, /dev/shm and no RTSHM_COMPAT, costs one load and compare.
     let plain = config::plain_default();
-    let dir = match if plain { Dir::Default } else { config::dir() } {
-        Dir::Default => None,
-        Dir::Custom(dir) => Some(dir),
-        Dir::Invalid => return Err(Errno(libc::EINVAL)),
-    };
+    let dir = if plain { Dir::Default } else { config::dir() };
+    if let Dir::Invalid = dir {
+        return Err(Errno(libc::EINVAL));
+    }
     if name.is_null() || name as usize == bsd::SHM_ANON {
         return Err(Errno(libc::EFAULT));
     }
@@ -207,11 +213,16 @@ unsafe fn path_of<'b, const SEM: bool>(
         }
     }
     // SAFETY: not NULL or SHM_ANON, so a NUL-terminated string by the caller's contract.
-    let path = unsafe { name::object_path::<SEM>(name, dir, buf) }.map_err(|e| match e {
+    let rest = unsafe { name::file_name::<SEM>(name) }.map_err(|e| match e {
         NameError::Invalid => Errno(invalid),
         NameError::TooLong => Errno(libc::ENAMETOOLONG),
     })?;
-    Ok((path, dir, flags))
+    match dir {
+        Dir::Custom(dir) => Ok((rest, Some(dir), flags)),
+        // The kernel would say the same of a missing directory, after the name's checks.
+        Dir::Unavailable(e) => Err(e),
+        _ => Ok((rest, None, flags)),
+    }
 }
 
 /// # Safety
@@ -219,17 +230,14 @@ unsafe fn path_of<'b, const SEM: bool>(
 #[inline(always)] // shm_open is this function: a call would cost it a tenth
 unsafe fn open(name: *const c_char, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
     if name as usize == bsd::SHM_ANON {
-        if let Dir::Invalid = config::dir() {
-            return Err(Errno(libc::EINVAL));
-        }
         return bsd::open_anon(oflag, mode);
     }
-    let mut buf = name::PathBuf::uninit();
     // SAFETY: the caller's contract for `name`.
-    let (path, _, oflag) =
-        unsafe { path_of::<false>(name, &mut buf, libc::EINVAL, "shm_open", Some(oflag)) }?;
+    let (rest, dir, oflag) =
+        unsafe { prepare::<false>(name, libc::EINVAL, "shm_open", Some(oflag)) }?;
     let flags = oflag | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_LARGEFILE;
-    sys::open(&path, flags, mode).map_err(|e| match e {
+    name::with_path::<false, _>(rest, dir, |path| sys::open(path, flags, mode)).map_err(|e| match e
+    {
         // A directory is one more unsuitable name, not an error POSIX lists.
         Errno(libc::EISDIR) => Errno(libc::EINVAL),
         e => e,
@@ -248,14 +256,13 @@ unsafe fn rename(from: *const c_char, to: *const c_char, flags: c_int) -> Result
     if from as usize == bsd::SHM_ANON || to as usize == bsd::SHM_ANON {
         return Err(Errno(libc::EINVAL));
     }
-    let (mut from_buf, mut to_buf) = (name::PathBuf::uninit(), name::PathBuf::uninit());
     // SAFETY: the caller's contract for the names.
-    let (from, _, _) =
-        unsafe { path_of::<false>(from, &mut from_buf, libc::EINVAL, "shm_rename", None) }?;
+    let (from, dir, _) = unsafe { prepare::<false>(from, libc::EINVAL, "shm_rename", None) }?;
     // SAFETY: as above.
-    let (to, _, _) =
-        unsafe { path_of::<false>(to, &mut to_buf, libc::EINVAL, "shm_rename", None) }?;
-    bsd::rename(&from, &to, flags)
+    let (to, _, _) = unsafe { prepare::<false>(to, libc::EINVAL, "shm_rename", None) }?;
+    name::with_path::<false, _>(from, dir, |from| {
+        name::with_path::<false, _>(to, dir, |to| bsd::rename(from, to, flags))
+    })
 }
 
 /// shm_unlink, or with SEM sem_unlink.
@@ -263,11 +270,10 @@ unsafe fn rename(from: *const c_char, to: *const c_char, flags: c_int) -> Result
 /// # Safety
 /// `name` is NULL or points to a NUL-terminated string.
 unsafe fn unlink<const SEM: bool>(name: *const c_char) -> Result<(), Errno> {
-    let mut buf = name::PathBuf::uninit();
-    // SAFETY: the caller's contract for `name`.
     let func = if SEM { "sem_unlink" } else { "shm_unlink" };
-    let (path, _, _) = unsafe { path_of::<SEM>(name, &mut buf, libc::ENOENT, func, None) }?;
-    sys::unlink(&path).map_err(|e| match e {
+    // SAFETY: the caller's contract for `name`.
+    let (rest, dir, _) = unsafe { prepare::<SEM>(name, libc::ENOENT, func, None) }?;
+    name::with_path::<SEM, _>(rest, dir, sys::unlink).map_err(|e| match e {
         // POSIX names EACCES for an unlink the sticky directory refuses.
         Errno(libc::EPERM) => Errno(libc::EACCES),
         e => e,

@@ -1,26 +1,35 @@
-//! Name to path: the one mapping that every entry point shares.
+//! Name to path: the one mapping that every entry point shares, and the room paths are built
+//! in.
 //!
-//! No system calls, no allocation. The rules are glibc 2.36's, less the four documented
-//! deviations (see README.md): leading slashes are dropped; an empty rest, a slash inside it, or
-//! a rest of "." or ".." is invalid; a rest over NAME_MAX bytes, or a whole name of PATH_MAX
-//! bytes or more, is too long.
+//! No system calls but for a long path's room, no allocation. The rules are glibc 2.36's, less
+//! the four documented deviations (see README.md): leading slashes are dropped; an empty rest,
+//! a slash inside it, or a rest of "." or ".." is invalid; a rest over NAME_MAX bytes, or a
+//! whole name of PATH_MAX bytes or more, is too long.
 //!
 //! A valid name is read once, by glibc's vectorised strchrnul, which finds the end of the rest
 //! and any slash in it in one pass; the slower checks run only for names already invalid.
 
 use core::ffi::{c_char, c_int};
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::sys::{self, Errno};
 
 /// The longest name after its leading slashes, as for any path component.
 pub const NAME_MAX: usize = 255;
 /// A name this long or longer is refused before anything else is looked at.
 pub const PATH_MAX: usize = 4096;
+/// The longest usable RTSHM_DIR: the directory, a slash, a NAME_MAX-byte name and a NUL fit in
+/// PATH_MAX.
+pub const DIR_MAX: usize = PATH_MAX - 1 - NAME_MAX - 1;
 
 const SHM_DIR: &[u8] = b"/dev/shm/";
 /// Named semaphores are files "sem.<name>" beside the shared memory objects, as in glibc.
 const SEM_PREFIX: &[u8] = b"sem.";
-/// A path is at most PATH_MAX bytes with its NUL (RTSHM_DIR's length is limited to make sure).
-const PATH_LEN: usize = PATH_MAX;
+/// The room a path gets on the stack: "/dev/shm/", a NAME_MAX-byte file name and the NUL, what
+/// glibc's own shm_open has. A longer path (in a long RTSHM_DIR) is built in a mapping made for
+/// the call, so that no call needs more stack than glibc's (BENCHMARKS.md).
+pub const STACK_ROOM: usize = SHM_DIR.len() + NAME_MAX + 1;
 
 /// Why a name has no path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +40,7 @@ pub enum NameError {
     TooLong,
 }
 
-/// Room for a path on the caller's stack. Only the path and its NUL are ever written: filling
-/// all of it would cost more than everything else the mapping does.
-pub type PathBuf = MaybeUninit<[u8; PATH_LEN]>;
-
-/// A NUL-terminated path in the shared-memory directory, in a caller's `PathBuf`.
+/// A NUL-terminated path, in a caller's room.
 pub struct ShmPath<'b>(&'b [u8]);
 
 impl ShmPath<'_> {
@@ -48,17 +53,67 @@ impl ShmPath<'_> {
     pub fn as_ptr(&self) -> *const c_char {
         self.0.as_ptr().cast()
     }
-
-    /// The path without its NUL.
-    #[cfg(test)]
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0[..self.0.len() - 1]
-    }
 }
 
-/// A fixed path (such as /proc/self/status) as a path the system calls take.
-pub fn literal_path(path: &'static core::ffi::CStr) -> ShmPath<'static> {
-    ShmPath(path.to_bytes_with_nul())
+const WORD: usize = core::mem::size_of::<usize>();
+const WORDS: usize = (DIR_MAX + 1).div_ceil(WORD);
+
+/// A directory path of at most DIR_MAX bytes that any thread may write and every thread reads
+/// (config.rs's RTSHM_DIR): kept in atomic words, so that a second thread storing the same
+/// bytes while others read them is no data race. NUL-terminated.
+pub struct SharedPath {
+    words: [AtomicUsize; WORDS],
+    len: AtomicUsize,
+}
+
+impl SharedPath {
+    pub const fn new() -> SharedPath {
+        SharedPath {
+            words: [const { AtomicUsize::new(0) }; WORDS],
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// Stores `dir` (at most DIR_MAX bytes: longer ones are cut) and its NUL.
+    pub fn store(&self, dir: &[u8]) {
+        let dir = &dir[..dir.len().min(DIR_MAX)];
+        for (i, word) in self.words.iter().enumerate().take(dir.len() / WORD + 1) {
+            let mut bytes = [0u8; WORD];
+            let chunk = dir.get(i * WORD..).unwrap_or_default();
+            bytes.iter_mut().zip(chunk).for_each(|(b, c)| *b = *c);
+            word.store(usize::from_ne_bytes(bytes), Ordering::Relaxed);
+        }
+        self.len.store(dir.len(), Ordering::Relaxed);
+    }
+
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Copies the bytes into the start of `out` (as many as fit).
+    pub fn copy_to(&self, out: &mut [u8]) {
+        for (i, word) in self
+            .words
+            .iter()
+            .enumerate()
+            .take(self.len().div_ceil(WORD))
+        {
+            let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
+            let n = WORD.min(self.len() - i * WORD);
+            if let Some(dst) = out.get_mut(i * WORD..i * WORD + n) {
+                dst.copy_from_slice(&bytes[..n]);
+            }
+        }
+    }
+
+    /// The path as a C string, for C callers (rtshm_dir).
+    pub fn as_ptr(&self) -> *const c_char {
+        self.words.as_ptr().cast()
+    }
 }
 
 /// The bytes of the NUL-terminated string at `p` (found with strchrnul, which the library
@@ -74,18 +129,13 @@ pub unsafe fn c_bytes<'a>(p: *const c_char) -> &'a [u8] {
     }
 }
 
-/// Maps the NUL-terminated name at `name` to its path in `dir` (None: /dev/shm; otherwise a
-/// directory without its trailing slash, at most config::DIR_MAX bytes), written into `buf`.
-/// With SEM, the file is "sem.<rest>", a named semaphore's.
+/// The file name of the NUL-terminated name at `name`: the rest after its leading slashes, or
+/// why it has none. With SEM, the rest leaves room for "sem." in NAME_MAX.
 ///
 /// # Safety
-/// `name` points to a NUL-terminated string.
+/// `name` points to a NUL-terminated string that outlives `'a`.
 #[inline(always)] // on the path of every call; an out-of-line call costs a quarter of it
-pub unsafe fn object_path<'b, const SEM: bool>(
-    name: *const c_char,
-    dir: Option<&[u8]>,
-    buf: &'b mut PathBuf,
-) -> Result<ShmPath<'b>, NameError> {
+pub unsafe fn file_name<'a, const SEM: bool>(name: *const c_char) -> Result<&'a [u8], NameError> {
     let name: *const u8 = name.cast();
     let mut start = 0;
     // SAFETY: every byte up to the NUL is readable, and the NUL (not a slash) ends the loop.
@@ -120,7 +170,8 @@ pub unsafe fn object_path<'b, const SEM: bool>(
     if seen >= PATH_MAX {
         return Err(NameError::TooLong);
     }
-    // SAFETY: the `rest_len` bytes before the NUL at `end` are the string's own.
+    // SAFETY: the `rest_len` bytes before the NUL at `end` are the string's own, and live as
+    // long as it does.
     let rest = unsafe { core::slice::from_raw_parts(rest, rest_len) };
     if rest.is_empty() || rest == b"." || rest == b".." {
         return Err(NameError::Invalid);
@@ -129,37 +180,112 @@ pub unsafe fn object_path<'b, const SEM: bool>(
     if prefix + rest.len() > NAME_MAX {
         return Err(NameError::TooLong);
     }
-    let out: *mut u8 = buf.as_mut_ptr().cast();
-    // SAFETY: the buffer holds PATH_MAX bytes; a directory of at most DIR_MAX bytes, a slash,
-    // a file name of at most NAME_MAX bytes and a NUL fit (config::DIR_MAX). Nothing written
+    Ok(rest)
+}
+
+/// The bytes a path takes, its NUL included: the directory (None: /dev/shm), a slash, the
+/// file name ("sem." and `rest` with SEM).
+#[inline(always)]
+fn path_len<const SEM: bool>(rest: &[u8], dir: Option<&SharedPath>) -> usize {
+    let dir = dir.map_or(SHM_DIR.len(), |d| d.len() + 1);
+    let prefix = if SEM { SEM_PREFIX.len() } else { 0 };
+    dir + prefix + rest.len() + 1
+}
+
+/// Writes the path of `rest` in `dir` (None: /dev/shm) into `room`; None if it does not fit.
+#[inline(always)]
+fn write_path<'b, const SEM: bool>(
+    room: &'b mut [MaybeUninit<u8>],
+    dir: Option<&SharedPath>,
+    rest: &[u8],
+) -> Option<ShmPath<'b>> {
+    let len = path_len::<SEM>(rest, dir);
+    if len > room.len() {
+        return None;
+    }
+    let out: *mut u8 = room.as_mut_ptr().cast();
+    // SAFETY: the room holds `len` bytes (checked above): the directory and its slash, the
+    // prefix, the rest and the NUL, written in that order, each within `len`. Nothing written
     // overlaps the sources, which are the caller's or static.
-    let mut at = unsafe {
-        match dir {
+    unsafe {
+        let mut at = match dir {
             None => {
                 core::ptr::copy_nonoverlapping(SHM_DIR.as_ptr(), out, SHM_DIR.len());
                 SHM_DIR.len()
             }
             Some(dir) => {
-                libc::memmove(out.cast(), dir.as_ptr().cast(), dir.len());
+                dir.copy_to(core::slice::from_raw_parts_mut(out, dir.len()));
                 out.add(dir.len()).write(b'/');
                 dir.len() + 1
             }
+        };
+        if SEM {
+            core::ptr::copy_nonoverlapping(SEM_PREFIX.as_ptr(), out.add(at), SEM_PREFIX.len());
+            at += SEM_PREFIX.len();
         }
-    };
-    if SEM {
-        // SAFETY: as above.
-        unsafe { core::ptr::copy_nonoverlapping(SEM_PREFIX.as_ptr(), out.add(at), prefix) };
-        at += prefix;
-    }
-    let len = at + rest.len();
-    // SAFETY: as above; the slice covers exactly the bytes written.
-    unsafe {
-        // memmove@GLIBC_2.2.5 rather than memcpy@GLIBC_2.14: the same code in glibc, and one
-        // symbol version fewer for the dynamic linker to check at load.
+        // memmove@GLIBC_2.2.5 rather than memcpy@GLIBC_2.14: the same code in glibc.
         libc::memmove(out.add(at).cast(), rest.as_ptr().cast(), rest.len());
-        out.add(len).write(0);
-        Ok(ShmPath(core::slice::from_raw_parts(out, len + 1)))
+        out.add(len - 1).write(0);
+        Some(ShmPath(core::slice::from_raw_parts(out, len)))
     }
+}
+
+/// Room for `len` bytes: on the stack when they fit STACK_ROOM, else in a private mapping made
+/// for the call (ENOMEM where none can be made).
+#[inline(always)]
+pub fn with_room<R>(
+    len: usize,
+    f: impl FnOnce(&mut [MaybeUninit<u8>]) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    if len <= STACK_ROOM {
+        let mut room = [const { MaybeUninit::uninit() }; STACK_ROOM];
+        f(&mut room)
+    } else {
+        mapped_room(len, f)
+    }
+}
+
+#[cold]
+fn mapped_room<R>(
+    len: usize,
+    f: impl FnOnce(&mut [MaybeUninit<u8>]) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    let room = Mapped::new(len)?;
+    // SAFETY: the mapping is `len` bytes, this call's alone while `room` lives.
+    f(unsafe { core::slice::from_raw_parts_mut(room.0.cast(), len) })
+}
+
+/// A private mapping made for one call, unmapped when dropped.
+struct Mapped(*mut u8, usize);
+
+impl Mapped {
+    #[inline(never)]
+    fn new(len: usize) -> Result<Mapped, Errno> {
+        sys::map(len, -1).map(|page| Mapped(page, len))
+    }
+}
+
+impl Drop for Mapped {
+    #[inline(never)]
+    fn drop(&mut self) {
+        // SAFETY: what borrowed the mapping is gone with the call that made it.
+        let _ = unsafe { sys::unmap(self.0, self.1) };
+    }
+}
+
+/// Calls `f` with the path of the file name `rest` (from file_name) in `dir` (None: /dev/shm).
+#[inline(always)]
+pub fn with_path<const SEM: bool, R>(
+    rest: &[u8],
+    dir: Option<&SharedPath>,
+    f: impl FnOnce(&ShmPath<'_>) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    with_room(path_len::<SEM>(rest, dir), |room| {
+        match write_path::<SEM>(room, dir, rest) {
+            Some(path) => f(&path),
+            None => Err(Errno(libc::ENAMETOOLONG)), // with_room gave less than asked: never
+        }
+    })
 }
 
 #[cfg(test)]
@@ -173,9 +299,17 @@ mod tests {
 
     fn path_in<const SEM: bool>(name: &[u8], dir: Option<&[u8]>) -> Result<Vec<u8>, NameError> {
         let c = std::ffi::CString::new(name).expect("test names hold no NUL");
-        let mut buf = PathBuf::uninit();
-        // SAFETY: a CString is NUL-terminated.
-        unsafe { object_path::<SEM>(c.as_ptr(), dir, &mut buf) }.map(|p| p.as_bytes().to_vec())
+        // SAFETY: a CString is NUL-terminated, and outlives `rest`.
+        let rest = unsafe { file_name::<SEM>(c.as_ptr()) }?;
+        let shared = dir.map(|d| {
+            let s = Box::leak(Box::new(SharedPath::new()));
+            s.store(d);
+            &*s
+        });
+        let path = with_path::<SEM, _>(rest, shared, |p| Ok(p.as_bytes_with_nul().to_vec()));
+        let mut path = path.expect("the path fits its room");
+        assert_eq!(path.pop(), Some(0));
+        Ok(path)
     }
 
     #[test]

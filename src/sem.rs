@@ -13,8 +13,9 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_uint, c_void};
+use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::name::{self, NAME_MAX};
+use crate::name::{self, SharedPath, NAME_MAX};
 use crate::sys::{self, Errno};
 
 /// sizeof(sem_t) in glibc.
@@ -56,7 +57,7 @@ fn sem_image(value: c_uint) -> [u8; SEM_SIZE] {
 pub unsafe fn open(
     name: *const c_char,
     path: &name::ShmPath<'_>,
-    dir: Option<&[u8]>,
+    dir: Option<&SharedPath>,
     oflag: c_int,
     mode: libc::mode_t,
     value: c_uint,
@@ -94,55 +95,83 @@ fn open_existing(key: &[u8], path: &name::ShmPath<'_>, oflag: c_int) -> Result<*
 fn create(
     key: &[u8],
     path: &name::ShmPath<'_>,
-    dir: Option<&[u8]>,
+    dir: Option<&SharedPath>,
     mode: libc::mode_t,
     value: c_uint,
 ) -> Result<*mut c_void, Errno> {
     if value > SEM_VALUE_MAX {
         return Err(Errno(libc::EINVAL));
     }
-    let image = sem_image(value);
-
-    let mut temp_buf = name::PathBuf::uninit();
     let mut tries = 0;
-    let (temp, fd) = loop {
-        let temp_name = temp_name();
-        // SAFETY: a NUL-terminated name of seven bytes.
-        let temp =
-            unsafe { name::object_path::<true>(temp_name.as_ptr().cast(), dir, &mut temp_buf) }
-                .map_err(|_| Errno(libc::EINVAL))?;
-        match sys::open(
-            &temp,
-            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
-            mode,
-        ) {
-            Ok(fd) => break (temp, fd),
-            Err(Errno(libc::EEXIST)) if tries + 1 < TEMP_TRIES => tries += 1,
-            Err(Errno(libc::EEXIST)) => return Err(Errno(libc::EAGAIN)),
-            Err(e) => return Err(e),
-        }
-    };
-    let result = sys::write_all(fd, &image)
-        .and_then(|()| sys::map(SEM_SIZE, fd))
-        .and_then(|sem| {
-            match sys::link(&temp, path) {
-                Ok(()) => register(key, fd, Some(sem)),
+    loop {
+        let temp = temp_name();
+        let made = name::with_path::<true, _>(&temp, dir, |temp| {
+            let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC;
+            let fd = match sys::open(temp, flags, mode) {
+                Ok(fd) => fd,
+                Err(Errno(libc::EEXIST)) => return Ok(None), // the temporary name is taken
+                Err(e) => return Err(e),
+            };
+            let result = fill(fd, value).and_then(|(sem, len)| match sys::link(temp, path) {
+                Ok(()) => register(key, fd, Some((sem, len))),
                 Err(e) => {
                     // SAFETY: the mapping was made just above and nothing refers to it.
-                    let _ = unsafe { sys::unmap(sem, SEM_SIZE) };
+                    let _ = unsafe { sys::unmap(sem, len) };
                     Err(e)
                 }
-            }
+            });
+            let _ = sys::unlink(temp);
+            sys::close(fd);
+            result.map(Some)
         });
-    let _ = sys::unlink(&temp);
-    sys::close(fd);
-    result
+        match made? {
+            Some(sem) => return Ok(sem),
+            None if tries + 1 < TEMP_TRIES => tries += 1,
+            None => return Err(Errno(libc::EAGAIN)),
+        }
+    }
 }
 
-/// "XXXXXX" made random, NUL-terminated.
-fn temp_name() -> [u8; 7] {
-    let mut out = [0u8; 7];
-    sys::random_letters(&mut out[..6]);
+/// Linux's HUGETLBFS_MAGIC: a file system of huge pages, which has no write(2) and whose
+/// mappings are whole huge pages.
+const HUGETLBFS_MAGIC: i64 = 0x9584_58f6;
+
+/// How long a mapping of the semaphore on `fd` is: sizeof(sem_t), or a whole huge page on
+/// hugetlbfs (whose munmap refuses less).
+fn mapping_len(fd: c_int) -> Result<usize, Errno> {
+    match sys::fs_of(fd)? {
+        (HUGETLBFS_MAGIC, page) => Ok(page),
+        _ => Ok(SEM_SIZE),
+    }
+}
+
+/// Writes a new semaphore's bytes into the empty file `fd` and maps it: with write(2), as glibc
+/// does, or where the file system has no write(2) (hugetlbfs), by sizing the file to one huge
+/// page and storing the bytes through the mapping. Returns the mapping and its length.
+fn fill(fd: c_int, value: c_uint) -> Result<(*mut u8, usize), Errno> {
+    let image = sem_image(value);
+    match sys::write_all(fd, &image) {
+        Ok(()) => Ok((sys::map(SEM_SIZE, fd)?, SEM_SIZE)),
+        Err(Errno(libc::EINVAL)) => {
+            let len = mapping_len(fd)?;
+            if len == SEM_SIZE {
+                return Err(Errno(libc::EINVAL));
+            }
+            sys::truncate(fd, len)?;
+            let sem = sys::map(len, fd)?;
+            // SAFETY: a fresh shared mapping of at least SEM_SIZE bytes of a file nobody else
+            // has opened yet (it is not linked into place).
+            unsafe { core::ptr::copy_nonoverlapping(image.as_ptr(), sem, SEM_SIZE) };
+            Ok((sem, len))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// "XXXXXX" made random: a temporary semaphore's name.
+fn temp_name() -> [u8; 6] {
+    let mut out = [0u8; 6];
+    sys::random_letters(&mut out);
     out
 }
 
@@ -154,34 +183,36 @@ pub fn close(sem: *mut c_void) -> Result<(), Errno> {
     let entry = registry
         .find(|e| e.sem == sem.cast())
         .ok_or(Errno(libc::EINVAL))?;
-    entry.refs -= 1;
-    if entry.refs == 0 {
-        // SAFETY: the last reference in this process is gone; the mapping is the registry's.
-        unsafe { sys::unmap(entry.sem, SEM_SIZE) }.map_err(|_| Errno(libc::EINVAL))?;
+    if entry.refs == 1 {
+        // SAFETY: the last reference in this process goes; the mapping is the registry's.
+        unsafe { sys::unmap(entry.sem, entry.len) }.map_err(|_| Errno(libc::EINVAL))?;
     }
+    entry.refs -= 1;
     Ok(())
 }
 
 // ---- the registry: which semaphores this process has mapped, and how often ----
 
 /// One mapped semaphore. A slot whose `refs` is 0 is free.
+///
+/// Every change leaves the registry whole, so that a child forked while another thread was
+/// changing it can take the lock over (Lock) and go on: an entry is filled before its `refs`
+/// makes it live, and a page is filled before it is chained in.
 struct Entry {
     dev: u64,
     ino: u64,
     refs: usize,
     sem: *mut u8,
+    /// The mapping's length: SEM_SIZE, or a huge page (mapping_len).
+    len: usize,
     name_len: usize,
     name: [u8; NAME_MAX],
 }
 
 impl Entry {
-    /// Whether this entry is the semaphore `key` names on (dev, ino). (A byte loop, not memcmp:
-    /// one import fewer for the dynamic linker.)
+    /// Whether this entry is the semaphore `key` names on (dev, ino).
     fn is(&self, dev: u64, ino: u64, key: &[u8]) -> bool {
-        self.dev == dev
-            && self.ino == ino
-            && self.name_len == key.len()
-            && self.name.iter().take(self.name_len).eq(key.iter())
+        self.dev == dev && self.ino == ino && self.name.get(..self.name_len) == Some(key)
     }
 }
 
@@ -241,82 +272,115 @@ impl Registry {
 struct Shared(UnsafeCell<Registry>);
 // SAFETY: the registry is only read or written while LOCK is held.
 unsafe impl Sync for Shared {}
-#[link_section = ".data"] // not .bss: see config.rs
 static REGISTRY: Shared = Shared(UnsafeCell::new(Registry {
     first: core::ptr::null_mut(),
 }));
 
-struct Mutex(UnsafeCell<libc::pthread_mutex_t>);
-// SAFETY: a pthread mutex is made to be shared between threads.
-unsafe impl Sync for Mutex {}
-#[link_section = ".data"]
-static LOCK: Mutex = Mutex(UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER));
+/// The registry lock: 0 when free, else the holder's process id shifted left one bit, plus
+/// WAITERS when a thread sleeps on it. A thread that finds it held by another process id is
+/// the child of a fork made while a thread of its parent held it: that thread does not exist
+/// here and never will release it, so the child takes the lock over (glibc's sem_open
+/// deadlocks there).
+static LOCK: AtomicU32 = AtomicU32::new(0);
+const WAITERS: u32 = 1;
 
 /// The registry lock, held until dropped.
 struct Lock;
 
 impl Lock {
     fn take() -> Lock {
-        // SAFETY: a statically initialised mutex, never destroyed.
-        unsafe { libc::pthread_mutex_lock(LOCK.0.get()) };
-        Lock
+        let mine = (sys::getpid() as u32) << 1;
+        let mut want = mine;
+        let mut seen = 0;
+        loop {
+            let now = match LOCK.compare_exchange(seen, want, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return Lock,
+                Err(now) => now,
+            };
+            if now == 0 || now & !WAITERS != mine {
+                // Free, or held by a thread of the parent we were forked from: take it.
+                seen = now;
+                continue;
+            }
+            // Held in this process: sleep until the holder wakes us, and from then on take the
+            // lock marked as waited for, since other threads may sleep on it too.
+            if now & WAITERS == 0
+                && LOCK
+                    .compare_exchange(now, now | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                seen = 0;
+                continue;
+            }
+            sys::futex_wait(&LOCK, now | WAITERS);
+            want = mine | WAITERS;
+            seen = 0;
+        }
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        // SAFETY: this thread holds the mutex (Lock::take).
-        unsafe { libc::pthread_mutex_unlock(LOCK.0.get()) };
+        if LOCK.swap(0, Ordering::Release) & WAITERS != 0 {
+            sys::futex_wake(&LOCK);
+        }
     }
 }
 
 /// The address of the semaphore open on `fd` under `key` (the name as the caller gave it):
-/// the existing mapping if this process has one, else `mapped` (just made by the caller) or a
-/// new mapping of `fd`. A `mapped` that turns out not to be needed is unmapped.
-fn register(key: &[u8], fd: c_int, mapped: Option<*mut u8>) -> Result<*mut c_void, Errno> {
-    let result = sys::file_id(fd).and_then(|(dev, ino)| {
+/// the existing mapping if this process has one, else `mapped` (just made by the caller, with
+/// its length) or a new mapping of `fd`. A `mapped` that turns out not to be needed is
+/// unmapped.
+fn register(key: &[u8], fd: c_int, mapped: Option<(*mut u8, usize)>) -> Result<*mut c_void, Errno> {
+    let result = sys::fstat(fd).and_then(|st| {
+        #[allow(clippy::unnecessary_cast)] // u64 here, narrower on other architectures
+        let (dev, ino) = (st.st_dev as u64, st.st_ino as u64);
         let _guard = Lock::take();
         // SAFETY: the registry is only touched under the lock.
         let registry = unsafe { &mut *REGISTRY.0.get() };
-        let same = |e: &Entry| e.is(dev, ino, key);
-        if let Some(e) = registry.find(same) {
+        if let Some(e) = registry.find(|e| e.is(dev, ino, key)) {
             e.refs += 1;
             return Ok(e.sem);
         }
-        let sem = match mapped {
-            Some(sem) => sem,
-            None => sys::map(SEM_SIZE, fd)?,
+        let (sem, len) = match mapped {
+            Some(m) => m,
+            None => {
+                let len = mapping_len(fd)?;
+                (sys::map(len, fd)?, len)
+            }
+        };
+        let Some(name) = key
+            .get(..NAME_MAX.min(key.len()))
+            .filter(|k| k.len() == key.len())
+        else {
+            return Err(Errno(libc::ENAMETOOLONG)); // sem_open checks first: never
         };
         match registry.slot() {
             Ok(e) => {
-                *e = Entry {
-                    dev,
-                    ino,
-                    refs: 1,
-                    sem,
-                    name_len: key.len(),
-                    name: [0; NAME_MAX],
-                };
-                // SAFETY: key.len() <= NAME_MAX (sem_open checks), the size of the array.
-                unsafe {
-                    libc::memmove(e.name.as_mut_ptr().cast(), key.as_ptr().cast(), key.len())
-                };
+                e.dev = dev;
+                e.ino = ino;
+                e.sem = sem;
+                e.len = len;
+                e.name_len = name.len();
+                e.name[..name.len()].copy_from_slice(name);
+                e.refs = 1; // live from here on
                 Ok(sem)
             }
             Err(err) => {
                 if mapped.is_none() {
                     // SAFETY: mapped just above, never handed out.
-                    let _ = unsafe { sys::unmap(sem, SEM_SIZE) };
+                    let _ = unsafe { sys::unmap(sem, len) };
                 }
                 Err(err)
             }
         }
     });
-    if let Some(sem) = mapped {
+    if let Some((sem, len)) = mapped {
         if result != Ok(sem) {
             // SAFETY: the caller's fresh mapping was not registered and is referred to by
             // nothing.
-            let _ = unsafe { sys::unmap(sem, SEM_SIZE) };
+            let _ = unsafe { sys::unmap(sem, len) };
         }
     }
     result.map(|sem| sem.cast())

@@ -167,17 +167,31 @@ unsafe fn syscall6(nr: c_long, a: [c_long; 6]) -> c_long {
 /// openat(AT_FDCWD, path, flags, mode), passing the mode only where the kernel uses it, as
 /// glibc's open does.
 pub fn open(path: &ShmPath<'_>, flags: c_int, mode: libc::mode_t) -> Result<c_int, Errno> {
+    // SAFETY: the path is a NUL-terminated buffer that outlives the call.
+    unsafe { open_at(libc::AT_FDCWD, path.as_ptr(), flags, mode) }
+}
+
+/// openat(dir, path, flags, mode), the mode passed only where the kernel uses it.
+///
+/// # Safety
+/// `path` points to a NUL-terminated string.
+pub unsafe fn open_at(
+    dir: c_int,
+    path: *const core::ffi::c_char,
+    flags: c_int,
+    mode: libc::mode_t,
+) -> Result<c_int, Errno> {
     let mode = if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
         mode
     } else {
         0
     };
-    // SAFETY: the path is a NUL-terminated buffer that outlives the call; openat only reads it.
+    // SAFETY: the caller's contract for `path`; openat only reads it.
     let fd = unsafe {
         syscall4(
             libc::SYS_openat,
-            libc::AT_FDCWD as c_long,
-            path.as_ptr() as c_long,
+            dir as c_long,
+            path as c_long,
             flags as c_long,
             mode as c_long,
         )
@@ -245,8 +259,8 @@ pub fn close(fd: c_int) {
     let _ = unsafe { syscall6(libc::SYS_close, [fd as c_long, 0, 0, 0, 0, 0]) };
 }
 
-/// The device and inode of an open file.
-pub fn file_id(fd: c_int) -> Result<(u64, u64), Errno> {
+/// fstat(fd): what the kernel says of an open file (an O_PATH descriptor included).
+pub fn fstat(fd: c_int) -> Result<libc::stat, Errno> {
     let mut st = core::mem::MaybeUninit::<libc::stat>::uninit();
     let args = [
         fd as c_long,
@@ -260,9 +274,91 @@ pub fn file_id(fd: c_int) -> Result<(u64, u64), Errno> {
     // architectures this library supports) into `st`, and reads the empty path.
     check(unsafe { syscall6(libc::SYS_newfstatat, args) })?;
     // SAFETY: newfstatat succeeded, so it filled `st`.
+    Ok(unsafe { st.assume_init() })
+}
+
+/// The file system an open file is on: its magic number and block size (fstatfs).
+pub fn fs_of(fd: c_int) -> Result<(i64, usize), Errno> {
+    let mut st = core::mem::MaybeUninit::<libc::statfs>::uninit();
+    let args = [fd as c_long, st.as_mut_ptr() as c_long, 0, 0, 0, 0];
+    // SAFETY: the kernel writes a struct statfs into `st`.
+    check(unsafe { syscall6(libc::SYS_fstatfs, args) })?;
+    // SAFETY: fstatfs succeeded, so it filled `st`.
     let st = unsafe { st.assume_init() };
-    #[allow(clippy::unnecessary_cast)] // u64 here, narrower on other architectures
-    Ok((st.st_dev as u64, st.st_ino as u64))
+    #[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+    Ok((st.f_type as i64, st.f_bsize as usize))
+}
+
+/// ftruncate(fd, len).
+pub fn truncate(fd: c_int, len: usize) -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    check(unsafe {
+        syscall6(
+            libc::SYS_ftruncate,
+            [fd as c_long, len as c_long, 0, 0, 0, 0],
+        )
+    })
+    .map(drop)
+}
+
+/// readlinkat(fd, "", buf): the target of the symbolic link an O_PATH descriptor names, not
+/// NUL-terminated; a target that fills `buf` is ENAMETOOLONG.
+pub fn read_link(fd: c_int, buf: &mut [u8]) -> Result<usize, Errno> {
+    let args = [
+        fd as c_long,
+        c"".as_ptr() as c_long,
+        buf.as_mut_ptr() as c_long,
+        buf.len() as c_long,
+        0,
+        0,
+    ];
+    // SAFETY: the kernel writes at most buf.len() bytes into the live, exclusive buffer.
+    let n = check(unsafe { syscall6(libc::SYS_readlinkat, args) })? as usize;
+    if n >= buf.len() {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    Ok(n)
+}
+
+/// The effective user id.
+pub fn geteuid() -> libc::uid_t {
+    // SAFETY: no arguments; cannot fail.
+    unsafe { syscall6(libc::SYS_geteuid, [0; 6]) as libc::uid_t }
+}
+
+/// The process id (the caller's thread group).
+pub fn getpid() -> libc::pid_t {
+    // SAFETY: no arguments; cannot fail.
+    unsafe { syscall6(libc::SYS_getpid, [0; 6]) as libc::pid_t }
+}
+
+/// futex(word, FUTEX_WAIT_PRIVATE, expected): sleeps while `*word == expected` (returns at
+/// once otherwise, on a wake-up, or on a signal).
+pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32) {
+    let args = [
+        word.as_ptr() as c_long,
+        (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as c_long,
+        expected as c_long,
+        0,
+        0,
+        0,
+    ];
+    // SAFETY: the kernel reads the live atomic word; no timeout.
+    let _ = unsafe { syscall6(libc::SYS_futex, args) };
+}
+
+/// futex(word, FUTEX_WAKE_PRIVATE, 1): wakes one waiter.
+pub fn futex_wake(word: &core::sync::atomic::AtomicU32) {
+    let args = [
+        word.as_ptr() as c_long,
+        (libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG) as c_long,
+        1,
+        0,
+        0,
+        0,
+    ];
+    // SAFETY: the kernel only uses the word's address.
+    let _ = unsafe { syscall6(libc::SYS_futex, args) };
 }
 
 /// mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), or with fd -1 an anonymous
@@ -348,11 +444,15 @@ pub fn read_proc<'b, const N: usize>(
     path: &'static core::ffi::CStr,
     buf: &'b mut core::mem::MaybeUninit<[u8; N]>,
 ) -> Option<&'b [u8]> {
-    let fd = open(
-        &crate::name::literal_path(path),
-        libc::O_RDONLY | libc::O_CLOEXEC,
-        0,
-    )
+    // SAFETY: a NUL-terminated static path.
+    let fd = unsafe {
+        open_at(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+            0,
+        )
+    }
     .ok()?;
     let args = [
         fd as c_long,
@@ -370,12 +470,6 @@ pub fn read_proc<'b, const N: usize>(
         .map(|n| unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) })
 }
 
-/// umask(mask): sets the mask, returns the old one.
-pub fn umask(mask: libc::mode_t) -> libc::mode_t {
-    // SAFETY: no memory is passed; umask cannot fail.
-    unsafe { syscall6(libc::SYS_umask, [mask as c_long, 0, 0, 0, 0, 0]) as libc::mode_t }
-}
-
 /// renameat2(AT_FDCWD, from, AT_FDCWD, to, flags).
 pub fn rename(from: &ShmPath<'_>, to: &ShmPath<'_>, flags: c_uint) -> Result<(), Errno> {
     let cwd = libc::AT_FDCWD as c_long;
@@ -390,11 +484,4 @@ pub fn rename(from: &ShmPath<'_>, to: &ShmPath<'_>, flags: c_uint) -> Result<(),
     // SAFETY: both paths are NUL-terminated buffers that outlive the call; renameat2 only reads
     // them.
     check(unsafe { syscall6(libc::SYS_renameat2, args) }).map(drop)
-}
-
-/// Whether the real and effective user or group ids differ (a setuid or setgid program).
-pub fn ids_differ() -> bool {
-    // SAFETY: these calls take no arguments and cannot fail.
-    let id = |nr: c_long| unsafe { syscall6(nr, [0; 6]) };
-    id(libc::SYS_getuid) != id(libc::SYS_geteuid) || id(libc::SYS_getgid) != id(libc::SYS_getegid)
 }
