@@ -17,6 +17,7 @@ pub const SHM_RENAME_EXCHANGE: c_int = 2;
 /// shm_open(SHM_ANON, oflag, mode), as FreeBSD's kern_shm_open2: an anonymous object, shared
 /// only through its descriptor, sealable (MFD_ALLOW_SEALING), with mode less the umask. An
 /// unusable RTSHM_DIR fails it with EINVAL, as every call.
+#[inline(never)] // its /proc buffer stays out of shm_open's frame
 pub fn open_anon(oflag: c_int, mode: libc::mode_t) -> Result<c_int, Errno> {
     let dir = config::dir();
     if let Dir::Invalid = dir {

@@ -54,8 +54,17 @@ pub mod fuzzing {
 /// `name` must be NULL or point to a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn shm_open(name: *const c_char, oflag: c_int, mode: mode_t) -> c_int {
+    if name as usize == bsd::SHM_ANON {
+        return c_return(bsd::open_anon(oflag, mode));
+    }
     // SAFETY: the caller's contract for `name`.
-    c_return(unsafe { open(name, oflag, mode) })
+    match unsafe { prepare::<false>(name, libc::EINVAL, "shm_open", Some(oflag)) } {
+        // The last call, so that this function's frame is gone while the path is on the stack.
+        Ok((rest, dir, oflag)) => name::with_path::<false, _>(rest, dir, move |path| {
+            c_return(path.and_then(|path| open_path(path, oflag, mode)))
+        }),
+        Err(e) => c_return(Err(e)),
+    }
 }
 
 /// Removes the name of a POSIX shared memory object; the memory goes when the last mapping and
@@ -71,7 +80,7 @@ pub unsafe extern "C" fn shm_open(name: *const c_char, oflag: c_int, mode: mode_
 #[no_mangle]
 pub unsafe extern "C" fn shm_unlink(name: *const c_char) -> c_int {
     // SAFETY: the caller's contract for `name`.
-    c_return(unsafe { unlink::<false>(name) }.map(|()| 0))
+    unsafe { unlink::<false>(name) }
 }
 
 /// The directory that holds shared memory objects and named semaphores: RTSHM_DIR without its
@@ -148,7 +157,7 @@ pub unsafe extern "C" fn sem_open(
             }
             name::with_path::<true, _>(rest, dir, |path| {
                 // SAFETY: as above; at most NAME_MAX bytes.
-                unsafe { sem::open(name, path, dir, oflag, mode, value) }
+                path.and_then(|path| unsafe { sem::open(name, path, dir, oflag, mode, value) })
             })
         },
     );
@@ -176,7 +185,7 @@ pub unsafe extern "C" fn sem_close(sem: *mut c_void) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn sem_unlink(name: *const c_char) -> c_int {
     // SAFETY: the caller's contract for `name`.
-    c_return(unsafe { unlink::<true>(name) }.map(|()| 0))
+    unsafe { unlink::<true>(name) }
 }
 
 /// What a call on `name` needs before its path can be built: the file name (a semaphore's
@@ -225,19 +234,24 @@ unsafe fn prepare<'a, const SEM: bool>(
     }
 }
 
+/// shm_open's path for shm_mkstemp.
+///
 /// # Safety
 /// `name` is NULL, SHM_ANON, or points to a NUL-terminated string.
-#[inline(always)] // shm_open is this function: a call would cost it a tenth
 unsafe fn open(name: *const c_char, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
-    if name as usize == bsd::SHM_ANON {
-        return bsd::open_anon(oflag, mode);
-    }
     // SAFETY: the caller's contract for `name`.
     let (rest, dir, oflag) =
         unsafe { prepare::<false>(name, libc::EINVAL, "shm_open", Some(oflag)) }?;
+    name::with_path::<false, _>(rest, dir, |path| {
+        path.and_then(|path| open_path(path, oflag, mode))
+    })
+}
+
+/// shm_open's system call, once the path is made.
+#[inline(always)]
+fn open_path(path: &name::ShmPath<'_>, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
     let flags = oflag | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_LARGEFILE;
-    name::with_path::<false, _>(rest, dir, |path| sys::open(path, flags, mode)).map_err(|e| match e
-    {
+    sys::open(path, flags, mode).map_err(|e| match e {
         // A directory is one more unsuitable name, not an error POSIX lists.
         Errno(libc::EISDIR) => Errno(libc::EINVAL),
         e => e,
@@ -261,23 +275,30 @@ unsafe fn rename(from: *const c_char, to: *const c_char, flags: c_int) -> Result
     // SAFETY: as above.
     let (to, _, _) = unsafe { prepare::<false>(to, libc::EINVAL, "shm_rename", None) }?;
     name::with_path::<false, _>(from, dir, |from| {
-        name::with_path::<false, _>(to, dir, |to| bsd::rename(from, to, flags))
+        name::with_path::<false, _>(to, dir, |to| bsd::rename(from?, to?, flags))
     })
 }
 
-/// shm_unlink, or with SEM sem_unlink.
+/// shm_unlink, or with SEM sem_unlink: 0, or -1 with errno set.
 ///
 /// # Safety
 /// `name` is NULL or points to a NUL-terminated string.
-unsafe fn unlink<const SEM: bool>(name: *const c_char) -> Result<(), Errno> {
+#[inline(always)]
+unsafe fn unlink<const SEM: bool>(name: *const c_char) -> c_int {
     let func = if SEM { "sem_unlink" } else { "shm_unlink" };
     // SAFETY: the caller's contract for `name`.
-    let (rest, dir, _) = unsafe { prepare::<SEM>(name, libc::ENOENT, func, None) }?;
-    name::with_path::<SEM, _>(rest, dir, sys::unlink).map_err(|e| match e {
-        // POSIX names EACCES for an unlink the sticky directory refuses.
-        Errno(libc::EPERM) => Errno(libc::EACCES),
-        e => e,
-    })
+    match unsafe { prepare::<SEM>(name, libc::ENOENT, func, None) } {
+        // The last call, as in shm_open.
+        Ok((rest, dir, _)) => name::with_path::<SEM, _>(rest, dir, |path| {
+            let unlinked = path.and_then(sys::unlink).map_err(|e| match e {
+                // POSIX names EACCES for an unlink the sticky directory refuses.
+                Errno(libc::EPERM) => Errno(libc::EACCES),
+                e => e,
+            });
+            c_return(unlinked.map(|()| 0))
+        }),
+        Err(e) => c_return(Err(e)),
+    }
 }
 
 /// The C convention: the value, or -1 with errno set.

@@ -273,19 +273,45 @@ impl Drop for Mapped {
     }
 }
 
-/// Calls `f` with the path of the file name `rest` (from file_name) in `dir` (None: /dev/shm).
-#[inline(always)]
+/// Calls `f` with the path of the file name `rest` (from file_name) in `dir` (None: /dev/shm),
+/// or with ENOMEM where a long path's room cannot be mapped.
+///
+/// Never inlined: the path's room is then on the stack only for the system call, never while a
+/// first call reads the settings and checks RTSHM_DIR, and a caller that ends with this call
+/// jumps to it rather than keep its own frame; so no call needs more stack than glibc's
+/// (BENCHMARKS.md). It costs a function call.
+#[inline(never)]
 pub fn with_path<const SEM: bool, R>(
     rest: &[u8],
     dir: Option<&SharedPath>,
-    f: impl FnOnce(&ShmPath<'_>) -> Result<R, Errno>,
-) -> Result<R, Errno> {
-    with_room(path_len::<SEM>(rest, dir), |room| {
-        match write_path::<SEM>(room, dir, rest) {
-            Some(path) => f(&path),
-            None => Err(Errno(libc::ENAMETOOLONG)), // with_room gave less than asked: never
+    f: impl FnOnce(Result<&ShmPath<'_>, Errno>) -> R,
+) -> R {
+    let len = path_len::<SEM>(rest, dir);
+    if len <= STACK_ROOM {
+        let mut room = [const { MaybeUninit::uninit() }; STACK_ROOM];
+        let path = write_path::<SEM>(&mut room, dir, rest);
+        f(path.as_ref().ok_or(Errno(libc::ENAMETOOLONG))) // always fits
+    } else {
+        mapped_path::<SEM, R>(len, rest, dir, f)
+    }
+}
+
+#[cold]
+fn mapped_path<const SEM: bool, R>(
+    len: usize,
+    rest: &[u8],
+    dir: Option<&SharedPath>,
+    f: impl FnOnce(Result<&ShmPath<'_>, Errno>) -> R,
+) -> R {
+    match Mapped::new(len) {
+        Ok(mapped) => {
+            // SAFETY: the mapping is `len` bytes, this call's alone while `mapped` lives.
+            let room = unsafe { core::slice::from_raw_parts_mut(mapped.0.cast(), len) };
+            let path = write_path::<SEM>(room, dir, rest);
+            f(path.as_ref().ok_or(Errno(libc::ENAMETOOLONG))) // always fits
         }
-    })
+        Err(e) => f(Err(e)),
+    }
 }
 
 #[cfg(test)]
@@ -306,7 +332,7 @@ mod tests {
             s.store(d);
             &*s
         });
-        let path = with_path::<SEM, _>(rest, shared, |p| Ok(p.as_bytes_with_nul().to_vec()));
+        let path = with_path::<SEM, _>(rest, shared, |p| p.map(|p| p.as_bytes_with_nul().to_vec()));
         let mut path = path.expect("the path fits its room");
         assert_eq!(path.pop(), Some(0));
         Ok(path)

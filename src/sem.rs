@@ -106,6 +106,7 @@ fn create(
     loop {
         let temp = temp_name();
         let made = name::with_path::<true, _>(&temp, dir, |temp| {
+            let temp = temp?;
             let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC;
             let fd = match sys::open(temp, flags, mode) {
                 Ok(fd) => fd,
