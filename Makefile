@@ -99,11 +99,15 @@ SAN_SUITES := $(B)/asan-shared $(B)/asan-static
 $(B)/bench: bench/bench.c | $(B)
 	$(CC) -O2 $(WARN) -o $@ $< -ldl -lpthread
 
+# Stack use per call, on a guarded alternate signal stack (BENCHMARKS.md).
+$(B)/stack: bench/stack.c | $(B)
+	$(CC) -O2 $(WARN) -o $@ $< -ldl
+
 $(B)/empty.so: bench/empty.c | $(B)
 	$(CC) -O2 -shared -fPIC -nostartfiles -Wl,-z,noseparate-code -Wl,-soname,empty.so -o $@ $<
 	strip $@
 
-bench: lib $(B)/bench $(B)/empty.so
+bench: lib $(B)/bench $(B)/empty.so $(B)/stack
 	@sh bench/run.sh
 
 # Fuzzing (cargo fuzz, nightly): make fuzz FUZZ_SECONDS=N runs the differential target (rtshm

@@ -79,6 +79,13 @@ echo "| resident memory of a fresh process, median KiB | $(median_rss "$so") | $
 echo
 echo "Start-up, rtshm against the empty library: $(echo "$si_r $si_e" | awk '{printf "%+.3f%%", ($1 - $2) * 100 / $2}') instructions, $(echo "$t_r $t_e" | awk '{printf "%+.1f%%", ($1 - $2) * 100 / $2}') time."
 echo
+echo "## Stack use per call (bench/stack.c: smallest alternate signal stack, guard page below)"
+echo
+build/stack "$so"
+echo
+mkdir "$dir/ns"
+RTSHM_DIR="$dir/ns" build/stack "$so"
+echo
 echo "## Scaling: create + close + unlink on distinct names, best of 3 runs of 0.5 s"
 echo
 "$bench" threads 0.5

@@ -8,10 +8,6 @@
 
 #![cfg_attr(not(any(test, feature = "fuzzing")), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
-// Library calls stay the plain calls written in the source: LLVM neither makes new ones from
-// loops nor turns memcpy into an intrinsic, whose call would go through the GOT and be bound
-// when the library loads rather than at its first use (see .cargo/config.toml).
-#![no_builtins]
 // The safety contract of each export is in its doc comment, worded for C readers of the header.
 #![allow(clippy::missing_safety_doc)]
 

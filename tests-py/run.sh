@@ -50,6 +50,15 @@ no_shm='mount -t tmpfs -o mode=755 tmpfs /dev && mknod -m 666 /dev/null c 1 3 &&
 fails_with py_fails_without_dev_shm "No such file or directory" "$no_shm" "$py $client lock"
 check recipe_python_multiprocessing_without_dev_shm in_ns "$no_shm" "env $(with_rtshm "$tmp/dir") $py $client"
 
+# 3b. The old recipe's trap: a fixed name in /tmp that another user made first. rtshm refuses
+#     it (EINVAL, and one line saying why) instead of putting the objects in that user's hands.
+mkdir -p "$tmp/theirs" && chown 65534:65534 "$tmp/theirs"
+check py_refuses_rtshm_dir_owned_by_another_user sh -c "
+    out=\$(env LD_PRELOAD=$so RTSHM_DIR=$tmp/theirs $py $client lock 2>&1) && { echo \"it worked: \$out\"; exit 1; }
+    echo \"\$out\" | grep -q 'Invalid argument' &&
+    [ \$(echo \"\$out\" | grep -c 'rtshm: RTSHM_DIR=\"$tmp/theirs\" is not used: \"$tmp/theirs\" is owned by uid 65534') -eq 1 ] &&
+    [ -z \"\$(ls -A $tmp/theirs)\" ] || { echo \"\$out\"; exit 1; }"
+
 # 4. Parallel test runs, one directory each: the same object names do not collide.
 mkdir -p "$tmp/run1" "$tmp/run2"
 same="from multiprocessing import shared_memory as s, Lock; import time; Lock(); b = s.SharedMemory(name='rtshm_recipe_same', create=True, size=4096); time.sleep(1); b.close(); b.unlink()"
@@ -80,7 +89,12 @@ except OSError as e:
 b = s.SharedMemory(create=True, size=2 * $hp)
 b.buf[:] = b\"h\" * (2 * $hp)
 b.close(); b.unlink()
-print(\"two huge pages: ok\")'"
+print(\"two huge pages: ok\")
+import multiprocessing as mp
+lock = mp.Lock()  # sem_open on hugetlbfs (no write(2) there)
+with lock:
+    pass
+print(\"a Lock: ok\")'"
     r=$?
     echo "$pages" > /proc/sys/vm/nr_hugepages
     return $r
