@@ -4,7 +4,10 @@
  * that itself calls shm_open, and a thread keeps forking children that call shm_open while
  * the other threads are inside it. Checks: what one mapping writes another mapping of the same
  * object reads; only the errors a race can cause; no descriptor leaks; every child and every
- * handler call succeeds; nothing is left in the directory. Usage: soak SECONDS. */
+ * handler call succeeds; nothing is left in the directory. One more process keeps making
+ * fresh processes whose threads race their first calls (when rtshm reads its settings and
+ * checks RTSHM_DIR) against a fork and a signal handler: every child of such a fork must be able
+ * to use every call. Usage: soak SECONDS. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -172,6 +175,70 @@ static void *forker(void *arg)
     return NULL;
 }
 
+/* What a process forked in the middle of first calls must be able to do. */
+static int use_everything(void)
+{
+    alarm(20); /* a hang is a failure, not a stuck soak */
+    char name[64];
+    snprintf(name, sizeof name, "/soak-first%d", (int)getpid());
+    if (rtshm_dir() == NULL)
+        return 1;
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || close(fd) != 0 || shm_unlink(name) != 0)
+        return 2;
+    sem_t *sem = sem_open(name, O_CREAT | O_EXCL, 0600, 1);
+    if (sem == SEM_FAILED || sem_close(sem) != 0 || sem_unlink(name) != 0)
+        return 3;
+    return 0;
+}
+
+static void *first_call(void *arg)
+{
+    (void)arg;
+    use_everything();
+    return NULL;
+}
+
+static void on_first_call_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    rtshm_dir(); /* a first call in a handler, interrupting one in progress */
+    errno = saved;
+}
+
+/* Fresh processes, each with threads making their first calls while the main thread forks and
+ * a signal arrives; returns how many of the forked children failed or hung. */
+static long race_first_calls(void)
+{
+    long failures = 0, rounds = 0;
+    signal(SIGUSR1, on_first_call_signal);
+    while (now() < deadline) {
+        pid_t fresh = fork();
+        if (fresh == 0) {
+            pthread_t t[2];
+            for (int i = 0; i < 2; i++)
+                pthread_create(&t[i], NULL, first_call, NULL);
+            kill(getpid(), SIGUSR1);
+            pid_t child = fork();
+            if (child == 0)
+                _exit(use_everything());
+            int status, failed = waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+                                 WEXITSTATUS(status) != 0;
+            for (int i = 0; i < 2; i++)
+                pthread_join(t[i], NULL);
+            _exit(failed);
+        }
+        int status;
+        if (fresh < 0 || waitpid(fresh, &status, 0) != fresh || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            failures++;
+        rounds++;
+    }
+    printf("  # first-call racer: %ld fresh processes, %ld failed\n", rounds, failures);
+    return failures;
+}
+
 /* A signal handler that calls shm_open, shm_unlink and close (all async-signal-safe),
  * interrupting whatever the threads are doing, shm_open included. */
 static void on_alarm(int sig)
@@ -253,12 +320,18 @@ int main(int argc, char **argv)
             proc_index = p;
             _exit(run_worker_process());
         }
+    pid_t racer = fork();
+    if (racer == 0)
+        _exit(race_first_calls() ? 32 : 0);
     int flags = 0;
     for (int p = 0; p < PROCS; p++) {
         int status;
         waitpid(pids[p], &status, 0);
         flags |= WIFEXITED(status) ? WEXITSTATUS(status) : 64;
     }
+    int racer_status;
+    waitpid(racer, &racer_status, 0);
+    flags |= WIFEXITED(racer_status) ? WEXITSTATUS(racer_status) : 64;
     /* What the run left is removed by name; anything else would be a leak. */
     for (unsigned k = 0; k < NAMES; k++) {
         char name[64];
@@ -282,9 +355,10 @@ int main(int argc, char **argv)
         closedir(d);
     rmdir(dir);
     const char *checks[] = {"soak_only_race_errors", "soak_mappings_agree", "soak_no_descriptor_leak",
-                            "soak_fork_during_shm_open", "soak_shm_open_in_signal_handler"};
+                            "soak_fork_during_shm_open", "soak_shm_open_in_signal_handler",
+                            "soak_fork_racing_first_calls"};
     int passed = 0, failed = 0;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         int ok = !(flags & (1 << i)) && !(flags & 64);
         printf("%s %s\n", ok ? "ok  " : "FAIL", checks[i]);
         ok ? passed++ : failed++;
