@@ -111,17 +111,19 @@ bench: lib $(B)/bench $(B)/empty.so $(B)/stack
 	@sh bench/run.sh
 
 # Fuzzing (cargo fuzz, nightly): make fuzz FUZZ_SECONDS=N runs the differential target (rtshm
-# against glibc) for N seconds, then the parsers target for N/4. New inputs go to
-# build/fuzz-corpus/; fuzz/corpus/ (the kept, minimised corpora) is only read.
+# against glibc) for N seconds, then the parsers and the RTSHM_DIR check targets for N/4 each.
+# New inputs go to build/fuzz-corpus/; fuzz/corpus/ (the kept, minimised corpora) is only read.
 FUZZ_SECONDS ?= 60
 fuzz: lib
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	mkdir -p $(B)/fuzz-corpus/differential $(B)/fuzz-corpus/parsers
+	mkdir -p $(B)/fuzz-corpus/differential $(B)/fuzz-corpus/parsers $(B)/fuzz-corpus/safedir
 	cd fuzz && $(CARGO) +nightly fuzz run differential -O \
 		$(CURDIR)/$(B)/fuzz-corpus/differential corpus/differential -- \
 		-dict=dict -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
 	cd fuzz && $(CARGO) +nightly fuzz run parsers -O \
 		$(CURDIR)/$(B)/fuzz-corpus/parsers corpus/parsers -- \
+		-max_total_time=$$(( $(FUZZ_SECONDS) / 4 + 1 )) -print_final_stats=1
+	cd fuzz && $(CARGO) +nightly fuzz run safedir -O $(CURDIR)/$(B)/fuzz-corpus/safedir -- \
 		-max_total_time=$$(( $(FUZZ_SECONDS) / 4 + 1 )) -print_final_stats=1
 
 test: lib $(SUITES) $(SAN_SUITES) $(B)/writer

@@ -32,6 +32,19 @@ use sys::Errno;
 pub mod fuzzing {
     pub use crate::compat::check as compat_check;
     pub use crate::config::{parse as parse_rtshm_dir, Compat, Setting, DIR_MAX};
+    pub use crate::safedir::{Verdict, Why};
+
+    /// RTSHM_DIR's safety check on `path`: the verdict, and for a refusal the component and
+    /// the reason.
+    pub fn check_dir(path: &[u8]) -> (Verdict, Option<(Vec<u8>, Why)>) {
+        let mut refusal = None;
+        let verdict = crate::safedir::check(
+            path.len(),
+            |out| out.copy_from_slice(&path[..out.len()]),
+            |_, component, why| refusal = Some((component.to_vec(), why)),
+        );
+        (verdict, refusal)
+    }
     pub use crate::sys::Errno;
 }
 

@@ -6,7 +6,7 @@
 use std::ffi::CString;
 
 use libfuzzer_sys::fuzz_target;
-use rtshm::fuzzing::{compat_check, parse_rtshm_dir, Compat, Dir, DIR_MAX};
+use rtshm::fuzzing::{compat_check, parse_rtshm_dir, Compat, Setting, DIR_MAX};
 
 /// RTSHM_COMPAT's rules for shm_open as docs/COMPAT.md states them: the flags to use, or the
 /// errno.
@@ -48,18 +48,18 @@ fuzz_target!(|data: &[u8]| {
     match which % 5 {
         // RTSHM_DIR: absolute, trailing slashes dropped, at most DIR_MAX bytes; else invalid.
         0 => {
-            // SAFETY: parse only borrows the value for the duration of this block, which the
-            // 'static it asks for (environment strings live forever) does not outlast here.
-            let value: &'static [u8] = unsafe { std::mem::transmute::<&[u8], &'static [u8]>(rest) };
+            let value = rest;
             let trimmed_len = value.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
             match parse_rtshm_dir(value) {
-                Dir::Custom(d) => {
+                Setting::Custom(d) => {
                     assert_eq!(value.first(), Some(&b'/'));
                     assert_eq!(d, &value[..trimmed_len]);
                     assert!(d.len() <= DIR_MAX && d.last() != Some(&b'/'));
                 }
-                Dir::Invalid => assert!(value.first() != Some(&b'/') || trimmed_len > DIR_MAX),
-                Dir::Default => panic!("a set value is never the default"),
+                Setting::Relative => assert!(value.first() != Some(&b'/')),
+                Setting::TooLong => {
+                    assert!(value.first() == Some(&b'/') && trimmed_len > DIR_MAX)
+                }
             }
         }
         // SHM_ANON: O_RDWR, plus only O_CREAT, O_EXCL, O_TRUNC, O_CLOEXEC; else EINVAL.
