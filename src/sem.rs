@@ -13,7 +13,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_uint, c_void};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicU32, Ordering};
 
 use crate::name::{self, SharedPath, NAME_MAX};
 use crate::sys::{self, Errno};
@@ -184,11 +184,13 @@ pub fn close(sem: *mut c_void) -> Result<(), Errno> {
     let entry = registry
         .find(|e| e.sem == sem.cast())
         .ok_or(Errno(libc::EINVAL))?;
-    if entry.refs == 1 {
-        // SAFETY: the last reference in this process goes; the mapping is the registry's.
+    entry.refs -= 1;
+    if entry.refs == 0 {
+        // The entry is dead before its mapping goes (see Entry).
+        compiler_fence(Ordering::Release);
+        // SAFETY: the last reference in this process is gone; the mapping is the registry's.
         unsafe { sys::unmap(entry.sem, entry.len) }.map_err(|_| Errno(libc::EINVAL))?;
     }
-    entry.refs -= 1;
     Ok(())
 }
 
@@ -198,7 +200,8 @@ pub fn close(sem: *mut c_void) -> Result<(), Errno> {
 ///
 /// Every change leaves the registry whole, so that a child forked while another thread was
 /// changing it can take the lock over (Lock) and go on: an entry is filled before its `refs`
-/// makes it live, and a page is filled before it is chained in.
+/// makes it live and dies before its mapping is removed, and a page is filled before it is
+/// chained in (compiler fences keep those stores in that order; fork sees them in it).
 struct Entry {
     dev: u64,
     ino: u64,
@@ -251,6 +254,7 @@ impl Registry {
             let page = sys::map(PAGE, -1)?.cast::<Page>();
             // SAFETY: a fresh, zeroed, page-sized anonymous mapping: every entry's refs is 0.
             unsafe { (*page).next = self.first };
+            compiler_fence(Ordering::Release);
             self.first = page;
         }
         self.find_free().ok_or(Errno(libc::ENOMEM))
@@ -365,6 +369,7 @@ fn register(key: &[u8], fd: c_int, mapped: Option<(*mut u8, usize)>) -> Result<*
                 e.len = len;
                 e.name_len = name.len();
                 e.name[..name.len()].copy_from_slice(name);
+                compiler_fence(Ordering::Release);
                 e.refs = 1; // live from here on
                 Ok(sem)
             }
