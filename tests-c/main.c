@@ -337,8 +337,13 @@ static int remove_mine(const char *dir)
 
 int remove_objects(void) { return remove_mine("/dev/shm") + remove_mine("/tmp"); }
 
+/* The helper modes of the trust tests' privileged copies of this program (t_trust.c). */
+__attribute__((noreturn)) void trust_helper(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strncmp(argv[1], "--trust-", 8) == 0)
+        trust_helper(argc, argv);
     /* For the secure-execution test: what a (setuid) copy of this program sees. */
     if (argc == 2 && strcmp(argv[1], "--print-rtshm-dir") == 0) {
         const char *dir = current_rtshm_dir();
