@@ -48,12 +48,15 @@ const UMASK_UNKNOWN: libc::mode_t = 0o077;
 /// The process's umask, learnt without changing it, even for a moment (another thread may be
 /// creating a file at that moment): from /proc/self/status; where /proc is missing, from the
 /// mode the kernel gives an unnamed file (O_TMPFILE) made in the objects' directory, which is
-/// the mode a named object made there would get; where neither works, UMASK_UNKNOWN.
+/// the mode a named object made there would get (a default ACL on the directory replaces the
+/// umask there, and so here); where neither works, UMASK_UNKNOWN.
 fn current_umask(dir: Dir) -> libc::mode_t {
-    // "Umask:" is the third line of /proc/self/status, well inside the first 256 bytes.
+    // "Umask:" is the third line of /proc/self/status, well inside the first 256 bytes. It is
+    // looked for at the start of a line: the first line, "Name:", shows the program's name,
+    // tabs unescaped, and whoever runs a program chooses its name.
     let mut status = core::mem::MaybeUninit::<[u8; 256]>::uninit();
     if let Some(text) = sys::read_proc(c"/proc/self/status", &mut status) {
-        let key = b"Umask:\t";
+        let key = b"\nUmask:\t";
         if let Some(at) = text
             .windows(key.len())
             .position(|w| w.iter().eq(key.iter()))

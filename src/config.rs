@@ -238,7 +238,7 @@ fn read() {
 fn check() -> Dir {
     let verdict = safedir::check(
         DIR.len(),
-        |out| DIR.copy_to(out),
+        |out| DIR.copy_to_bytes(out),
         |path, component, why| {
             if STATE
                 .compare_exchange(UNCHECKED, INVALID, Ordering::Release, Ordering::Acquire)
@@ -268,7 +268,7 @@ fn refused(path: &[u8], component: &[u8], why: Why) {
             l.put(b"RTSHM_DIR=")
                 .quoted(if path.is_empty() { b"/" } else { path }, 256);
             l.put(b" is not used: ").quoted(component, 256).put(b" ");
-            let euid = crate::sys::geteuid();
+            let user = crate::sys::settled_uid();
             match why {
                 Why::Owner(uid) | Why::LinkOwner(uid) => {
                     l.put(if matches!(why, Why::Owner(_)) {
@@ -276,15 +276,28 @@ fn refused(path: &[u8], component: &[u8], why: Why) {
                     } else {
                         b"is a symbolic link owned by uid "
                     })
-                    .number(uid.into())
-                    .put(b", not by root or the effective uid ")
-                    .number(euid.into());
+                    .number(uid.into());
+                    match user {
+                        Some(user) => {
+                            l.put(b", not by root or the effective uid ")
+                                .number(user.into());
+                        }
+                        None => {
+                            l.put(b", not by root (this process's real, effective and saved uids differ: only root's directories are trusted)");
+                        }
+                    }
                 }
                 Why::Writable => {
                     l.put(b"is writable by group or others and not sticky");
                 }
                 Why::NotDirectory => {
                     l.put(b"is not a directory");
+                }
+                Why::Fuse => {
+                    l.put(b"is on a FUSE file system, whose owners its server chooses");
+                }
+                Why::MountedOver => {
+                    l.put(b"leads elsewhere when followed (an automount or a mount over it)");
                 }
                 Why::Unchecked(e) => {
                     l.put(b"cannot be checked: ");

@@ -40,7 +40,7 @@ pub mod fuzzing {
         let mut refusal = None;
         let verdict = crate::safedir::check(
             path.len(),
-            |out| out.copy_from_slice(&path[..out.len()]),
+            |out| out.iter_mut().zip(path).for_each(|(o, b)| *o = *b),
             |_, component, why| refusal = Some((component.to_vec(), why)),
         );
         (verdict, refusal)

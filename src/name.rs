@@ -95,19 +95,24 @@ impl SharedPath {
     }
 
     /// Copies the bytes into the start of `out` (as many as fit).
-    pub fn copy_to(&self, out: &mut [u8]) {
-        for (i, word) in self
-            .words
-            .iter()
-            .enumerate()
-            .take(self.len().div_ceil(WORD))
-        {
+    pub fn copy_to(&self, out: &mut [MaybeUninit<u8>]) {
+        let len = self.len().min(out.len());
+        for (i, word) in self.words.iter().enumerate().take(len.div_ceil(WORD)) {
             let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
-            let n = WORD.min(self.len() - i * WORD);
-            if let Some(dst) = out.get_mut(i * WORD..i * WORD + n) {
-                dst.copy_from_slice(&bytes[..n]);
+            let n = WORD.min(len - i * WORD);
+            // SAFETY: i * WORD + n <= len <= out.len(), and n <= WORD: within both.
+            unsafe {
+                let dst = out.as_mut_ptr().add(i * WORD).cast::<u8>();
+                core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, n);
             }
         }
+    }
+
+    /// Copies the bytes into the start of `out`, whose bytes are already initialised.
+    pub fn copy_to_bytes(&self, out: &mut [u8]) {
+        // SAFETY: MaybeUninit<u8> is laid out as u8, and copy_to writes only initialised bytes,
+        // so `out` stays initialised.
+        self.copy_to(unsafe { &mut *(out as *mut [u8] as *mut [MaybeUninit<u8>]) });
     }
 
     /// The path as a C string, for C callers (rtshm_dir).
@@ -203,10 +208,13 @@ fn write_path<'b, const SEM: bool>(
     if len > room.len() {
         return None;
     }
+    if let Some(dir) = dir {
+        dir.copy_to(room);
+    }
     let out: *mut u8 = room.as_mut_ptr().cast();
-    // SAFETY: the room holds `len` bytes (checked above): the directory and its slash, the
-    // prefix, the rest and the NUL, written in that order, each within `len`. Nothing written
-    // overlaps the sources, which are the caller's or static.
+    // SAFETY: the room holds `len` bytes (checked above): the directory (copied above when it is
+    // RTSHM_DIR), its slash, the prefix, the rest and the NUL, in that order, within `len`.
+    // The sources are static or the caller's string, which do not overlap the room.
     unsafe {
         let mut at = match dir {
             None => {
@@ -214,7 +222,6 @@ fn write_path<'b, const SEM: bool>(
                 SHM_DIR.len()
             }
             Some(dir) => {
-                dir.copy_to(core::slice::from_raw_parts_mut(out, dir.len()));
                 out.add(dir.len()).write(b'/');
                 dir.len() + 1
             }
@@ -223,7 +230,6 @@ fn write_path<'b, const SEM: bool>(
             core::ptr::copy_nonoverlapping(SEM_PREFIX.as_ptr(), out.add(at), SEM_PREFIX.len());
             at += SEM_PREFIX.len();
         }
-        // memmove@GLIBC_2.2.5 rather than memcpy@GLIBC_2.14: the same code in glibc.
         libc::memmove(out.add(at).cast(), rest.as_ptr().cast(), rest.len());
         out.add(len - 1).write(0);
         Some(ShmPath(core::slice::from_raw_parts(out, len)))
@@ -287,31 +293,31 @@ pub fn with_path<const SEM: bool, R>(
     f: impl FnOnce(Result<&ShmPath<'_>, Errno>) -> R,
 ) -> R {
     let len = path_len::<SEM>(rest, dir);
-    if len <= STACK_ROOM {
-        let mut room = [const { MaybeUninit::uninit() }; STACK_ROOM];
-        let path = write_path::<SEM>(&mut room, dir, rest);
-        f(path.as_ref().ok_or(Errno(libc::ENAMETOOLONG))) // always fits
-    } else {
-        mapped_path::<SEM, R>(len, rest, dir, f)
+    if len > STACK_ROOM {
+        return mapped_path::<SEM, R>(len, rest, dir, f);
     }
+    let mut room = [const { MaybeUninit::uninit() }; STACK_ROOM];
+    let path = write_path::<SEM>(&mut room, dir, rest);
+    f(path.as_ref().ok_or(Errno(libc::ENAMETOOLONG))) // always fits
 }
 
+/// with_path for a path longer than STACK_ROOM, in a mapping made for the call.
 #[cold]
+#[inline(never)]
 fn mapped_path<const SEM: bool, R>(
     len: usize,
     rest: &[u8],
     dir: Option<&SharedPath>,
     f: impl FnOnce(Result<&ShmPath<'_>, Errno>) -> R,
 ) -> R {
-    match Mapped::new(len) {
-        Ok(mapped) => {
-            // SAFETY: the mapping is `len` bytes, this call's alone while `mapped` lives.
-            let room = unsafe { core::slice::from_raw_parts_mut(mapped.0.cast(), len) };
-            let path = write_path::<SEM>(room, dir, rest);
-            f(path.as_ref().ok_or(Errno(libc::ENAMETOOLONG))) // always fits
-        }
-        Err(e) => f(Err(e)),
-    }
+    let mapped = Mapped::new(len);
+    let path = mapped.as_ref().map_err(|e| *e).and_then(|m| {
+        // SAFETY: the mapping is `len` bytes, this call's alone while `mapped` lives, which
+        // is until after `f` returns.
+        let room = unsafe { core::slice::from_raw_parts_mut(m.0.cast(), len) };
+        write_path::<SEM>(room, dir, rest).ok_or(Errno(libc::ENAMETOOLONG)) // always fits
+    });
+    f(path.as_ref().map_err(|e| *e))
 }
 
 #[cfg(test)]

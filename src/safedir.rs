@@ -1,7 +1,13 @@
 //! Whether RTSHM_DIR is safe to keep objects in: the rule OpenSSH applies to the path of
 //! authorized_keys. Every component from / down to the directory itself, each symbolic link met
-//! on the way included, is owned by root or the effective uid, and no directory on the way is
-//! writable by group or others unless it is sticky (as /tmp and /dev/shm are).
+//! on the way included, is owned by root or the process's user, and no directory on the way is
+//! writable by group or others unless it is sticky (as /tmp and /dev/shm are). The process's
+//! user is its uid when its real, effective and saved uids agree; a process whose ids differ
+//! (it can switch between them, as root that set its effective uid for a while can) trusts
+//! root's directories only, since what another of its uids owns could be changed under it
+//! once it switches back. No component may be on a FUSE file system, whose server reports any
+//! owner it likes, and the directory must be what a path through it reaches (an automount or a
+//! mount over it would lead elsewhere).
 //!
 //! Such a path cannot be changed afterwards by anyone but root and the process's own user: a
 //! sticky directory lets others add entries but not rename or remove ours. So the check runs
@@ -22,14 +28,18 @@ use crate::sys::{self, Errno};
 /// Why a directory is not used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Why {
-    /// Owned by this uid, neither root nor the effective uid.
+    /// Owned by this uid, neither root nor the process's user (sys::settled_uid).
     Owner(libc::uid_t),
     /// A directory with the group or world write bit, not sticky.
     Writable,
-    /// A symbolic link owned by this uid, neither root nor the effective uid.
+    /// A symbolic link owned by this uid, neither root nor the process's user.
     LinkOwner(libc::uid_t),
     /// Neither a directory nor a symbolic link.
     NotDirectory,
+    /// On a FUSE file system.
+    Fuse,
+    /// A path through the directory leads elsewhere (an automount, or a mount over it).
+    MountedOver,
     /// The walk met this error there (EACCES, ELOOP, ENAMETOOLONG...).
     Unchecked(Errno),
 }
@@ -49,6 +59,9 @@ pub enum Verdict {
 
 /// The most symbolic links one walk follows (the kernel's MAXSYMLINKS).
 const MAX_LINKS: usize = 40;
+
+/// FUSE_SUPER_MAGIC: fuse and fuseblk.
+const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
 
 /// The walk's buffers.
 struct Work {
@@ -84,7 +97,18 @@ pub fn check(
     fill(work.path.get_mut(..len).unwrap_or_default());
     work.todo = work.path;
     let mut fd = -1;
-    let verdict = walk(work, len, &mut fd, refuse);
+    let verdict = match walk(work, len, &mut fd) {
+        Ok(verdict) => verdict,
+        Err((done, why)) => {
+            let at = work
+                .done
+                .get(..done)
+                .filter(|p| !p.is_empty())
+                .unwrap_or(b"/");
+            refuse(work.path.get(..len).unwrap_or_default(), at, why);
+            Verdict::Unsafe
+        }
+    };
     if fd >= 0 {
         sys::close(fd);
     }
@@ -97,16 +121,22 @@ pub fn check(
 fn failed(e: Errno) -> Result<(), Verdict> {
     match e.0 {
         libc::ENOENT => Err(Verdict::Missing),
-        libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EINTR | libc::EAGAIN => {
-            Err(Verdict::Retry(e))
-        }
+        libc::EMFILE
+        | libc::ENFILE
+        | libc::ENOMEM
+        | libc::EINTR
+        | libc::EAGAIN
+        | libc::EIO
+        | libc::ESTALE
+        | libc::ENOTCONN
+        | libc::ETIMEDOUT => Err(Verdict::Retry(e)),
         _ => Ok(()),
     }
 }
 
-/// Whether the file `st` describes may be on the way.
-fn judge(st: &libc::stat, euid: libc::uid_t) -> Option<Why> {
-    let trusted = st.st_uid == 0 || st.st_uid == euid;
+/// Whether the file `st` describes may be on the way, for a process whose user is `user`.
+fn judge(st: &libc::stat, user: Option<libc::uid_t>) -> Option<Why> {
+    let trusted = st.st_uid == 0 || Some(st.st_uid) == user;
     match st.st_mode & libc::S_IFMT {
         libc::S_IFLNK if !trusted => Some(Why::LinkOwner(st.st_uid)),
         libc::S_IFLNK => None,
@@ -133,6 +163,39 @@ enum Step {
     Child(usize),
 }
 
+/// Whether the directory the walk ended in (`fd`) is what "<path>/." reaches when followed, as
+/// a path to an object in it will be: not if an automount or a mount over it leads elsewhere.
+fn reached(w: &mut Work, len: usize, fd: c_int) -> Result<Verdict, Why> {
+    let path = w.path.get(..len).unwrap_or_default();
+    if put(&mut w.link, 0, path)
+        .and_then(|at| put(&mut w.link, at, b"/.\0"))
+        .is_none()
+    {
+        return Err(Why::Unchecked(Errno(libc::ENAMETOOLONG)));
+    }
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    // SAFETY: `link` starts with the path, "/." and a NUL, written just above.
+    let through = match unsafe { sys::open_at(libc::AT_FDCWD, w.link.as_ptr().cast(), flags, 0) } {
+        Ok(through) => through,
+        Err(e) => {
+            return match failed(e) {
+                Err(verdict) => Ok(verdict),
+                Ok(()) => Err(Why::Unchecked(e)),
+            }
+        }
+    };
+    let same = match (sys::fstat(through), sys::fstat(fd)) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    };
+    sys::close(through);
+    if same {
+        Ok(Verdict::Safe)
+    } else {
+        Err(Why::MountedOver)
+    }
+}
+
 /// Writes `bytes` into `buf` at `at`; returns where they end, or None if they do not fit.
 fn put(buf: &mut [u8], at: usize, bytes: &[u8]) -> Option<usize> {
     let end = at.checked_add(bytes.len())?;
@@ -140,26 +203,14 @@ fn put(buf: &mut [u8], at: usize, bytes: &[u8]) -> Option<usize> {
     Some(end)
 }
 
-/// The walk itself; `fd` is the directory it is in (closed by the caller).
-fn walk(
-    w: &mut Work,
-    len: usize,
-    fd: &mut c_int,
-    refuse: impl FnOnce(&[u8], &[u8], Why),
-) -> Verdict {
-    let euid = sys::geteuid();
+/// The walk itself; `fd` is the directory it is in (closed by the caller). A refusal is the
+/// length of the refused entry's path in `w.done`, and why.
+fn walk(w: &mut Work, len: usize, fd: &mut c_int) -> Result<Verdict, (usize, Why)> {
+    let user = sys::settled_uid();
     let (mut at, mut end) = (0, len);
     let mut done = 0; // the bytes of `w.done` in use: the path of the entry being entered
     let mut links = 0;
     let mut step = Step::Root;
-    let mut refuse = Some(refuse);
-    let mut refused = |w: &Work, done: usize, why: Why| {
-        let at = w.done.get(..done).filter(|p| !p.is_empty()).unwrap_or(b"/");
-        if let Some(refuse) = refuse.take() {
-            refuse(w.path.get(..len).unwrap_or_default(), at, why);
-        }
-        Verdict::Unsafe
-    };
     let too_long = Why::Unchecked(Errno(libc::ENAMETOOLONG));
     loop {
         // Enter the entry: open it without following it, and judge what was opened.
@@ -181,7 +232,7 @@ fn walk(
                 let name = w.comp.get(..n).unwrap_or_default();
                 match put(&mut w.done, done, b"/").and_then(|at| put(&mut w.done, at, name)) {
                     Some(end) => done = end,
-                    None => return refused(w, done, too_long),
+                    None => return Err((done, too_long)),
                 }
                 (*fd, w.comp.get(..=n).unwrap_or(b"\0"))
             }
@@ -200,14 +251,18 @@ fn walk(
             Ok(entered) => entered,
             Err(e) => {
                 if let Err(v) = failed(e) {
-                    return v;
+                    return Ok(v);
                 }
-                return refused(w, done, Why::Unchecked(e));
+                return Err((done, Why::Unchecked(e)));
             }
         };
-        if let Some(why) = judge(&st, euid) {
+        let why = judge(&st, user).or_else(|| match sys::fs_of(next) {
+            Ok((FUSE_SUPER_MAGIC, _)) => Some(Why::Fuse),
+            _ => None,
+        });
+        if let Some(why) = why {
             sys::close(next);
-            return refused(w, done, why);
+            return Err((done, why));
         }
         if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
             // A trusted link: its target is walked next, then the rest of the path.
@@ -222,19 +277,19 @@ fn walk(
                 Ok(n) => n,
                 Err(e) => {
                     if let Err(v) = failed(e) {
-                        return v;
+                        return Ok(v);
                     }
-                    return refused(w, done, Why::Unchecked(e));
+                    return Err((done, Why::Unchecked(e)));
                 }
             };
             let rest = w.todo.get(at..end).unwrap_or_default();
             let Some(total) = put(&mut w.link, n, b"/").and_then(|at| put(&mut w.link, at, rest))
             else {
-                return refused(w, done, too_long);
+                return Err((done, too_long));
             };
             let spliced = w.link.get(..total).unwrap_or_default();
             let Some(total) = put(&mut w.todo, 0, spliced) else {
-                return refused(w, done, too_long);
+                return Err((done, too_long));
             };
             (at, end) = (0, total);
             done = before;
@@ -255,7 +310,7 @@ fn walk(
                 at += 1;
             }
             if at >= end {
-                return Verdict::Safe;
+                return reached(w, len, *fd).map_err(|why| (done, why));
             }
             let start = at;
             while todo.get(at).is_some_and(|&b| b != b'/') {
@@ -267,7 +322,7 @@ fn walk(
                 b".." => break Step::Parent,
                 _ => match put(&mut w.comp, 0, comp).and_then(|n| put(&mut w.comp, n, b"\0")) {
                     Some(_) if comp.len() <= NAME_MAX => break Step::Child(comp.len()),
-                    _ => return refused(w, done, too_long),
+                    _ => return Err((done, too_long)),
                 },
             }
         };

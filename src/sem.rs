@@ -13,7 +13,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_uint, c_void};
-use core::sync::atomic::{compiler_fence, AtomicU32, Ordering};
+use core::sync::atomic::{fence, AtomicPtr, AtomicU32, Ordering};
 
 use crate::name::{self, SharedPath, NAME_MAX};
 use crate::sys::{self, Errno};
@@ -178,7 +178,10 @@ fn temp_name() -> [u8; 6] {
 
 /// sem_close.
 pub fn close(sem: *mut c_void) -> Result<(), Errno> {
-    let _guard = Lock::take();
+    if Lock::word().is_none() {
+        return Err(Errno(libc::EINVAL)); // no semaphore was ever opened here
+    }
+    let _guard = Lock::take()?;
     // SAFETY: the registry is only touched under the lock.
     let registry = unsafe { &mut *REGISTRY.0.get() };
     let entry = registry
@@ -187,7 +190,7 @@ pub fn close(sem: *mut c_void) -> Result<(), Errno> {
     entry.refs -= 1;
     if entry.refs == 0 {
         // The entry is dead before its mapping goes (see Entry).
-        compiler_fence(Ordering::Release);
+        fence(Ordering::Release);
         // SAFETY: the last reference in this process is gone; the mapping is the registry's.
         unsafe { sys::unmap(entry.sem, entry.len) }.map_err(|_| Errno(libc::EINVAL))?;
     }
@@ -201,7 +204,7 @@ pub fn close(sem: *mut c_void) -> Result<(), Errno> {
 /// Every change leaves the registry whole, so that a child forked while another thread was
 /// changing it can take the lock over (Lock) and go on: an entry is filled before its `refs`
 /// makes it live and dies before its mapping is removed, and a page is filled before it is
-/// chained in (compiler fences keep those stores in that order; fork sees them in it).
+/// chained in (fences keep those stores in that order for a fork made by another thread).
 struct Entry {
     dev: u64,
     ino: u64,
@@ -254,7 +257,7 @@ impl Registry {
             let page = sys::map(PAGE, -1)?.cast::<Page>();
             // SAFETY: a fresh, zeroed, page-sized anonymous mapping: every entry's refs is 0.
             unsafe { (*page).next = self.first };
-            compiler_fence(Ordering::Release);
+            fence(Ordering::Release);
             self.first = page;
         }
         self.find_free().ok_or(Errno(libc::ENOMEM))
@@ -281,54 +284,68 @@ static REGISTRY: Shared = Shared(UnsafeCell::new(Registry {
     first: core::ptr::null_mut(),
 }));
 
-/// The registry lock: 0 when free, else the holder's process id shifted left one bit, plus
-/// WAITERS when a thread sleeps on it. A thread that finds it held by another process id is
-/// the child of a fork made while a thread of its parent held it: that thread does not exist
-/// here and never will release it, so the child takes the lock over (glibc's sem_open
-/// deadlocks there).
-static LOCK: AtomicU32 = AtomicU32::new(0);
-const WAITERS: u32 = 1;
+/// The registry lock's word: 0 free, 1 held, 2 held with threads waiting (a futex). It is in a
+/// page of its own, mapped at the first sem_open and marked MADV_WIPEONFORK, so that a child
+/// forked while another thread held the lock finds it free (that thread does not exist in the
+/// child and would never release it; glibc's sem_open deadlocks there) and goes on with the
+/// registry as the fork found it, which is whole (see Entry). A kernel older than 4.14 has no
+/// MADV_WIPEONFORK: the lock then works as glibc's does.
+static LOCK: AtomicPtr<AtomicU32> = AtomicPtr::new(core::ptr::null_mut());
 
 /// The registry lock, held until dropped.
-struct Lock;
+struct Lock(&'static AtomicU32);
 
 impl Lock {
-    fn take() -> Lock {
-        let mine = (sys::getpid() as u32) << 1;
-        let mut want = mine;
-        let mut seen = 0;
-        loop {
-            let now = match LOCK.compare_exchange(seen, want, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return Lock,
-                Err(now) => now,
-            };
-            if now == 0 || now & !WAITERS != mine {
-                // Free, or held by a thread of the parent we were forked from: take it.
-                seen = now;
-                continue;
+    /// Takes the lock, mapping its page the first time (ENOMEM if it cannot be).
+    fn take() -> Result<Lock, Errno> {
+        let word = match Lock::word() {
+            Some(word) => word,
+            None => Lock::map()?,
+        };
+        if word
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            while word.swap(2, Ordering::Acquire) != 0 {
+                sys::futex_wait(word, 2);
             }
-            // Held in this process: sleep until the holder wakes us, and from then on take the
-            // lock marked as waited for, since other threads may sleep on it too.
-            if now & WAITERS == 0
-                && LOCK
-                    .compare_exchange(now, now | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_err()
-            {
-                seen = 0;
-                continue;
+        }
+        Ok(Lock(word))
+    }
+
+    /// The lock's word, if its page is mapped (a process that never opened a semaphore has no
+    /// registry either).
+    fn word() -> Option<&'static AtomicU32> {
+        // SAFETY: a published page is never unmapped; its first word is the lock.
+        unsafe { LOCK.load(Ordering::Acquire).as_ref() }
+    }
+
+    #[cold]
+    fn map() -> Result<&'static AtomicU32, Errno> {
+        let page = sys::map(PAGE, -1)?;
+        let _ = sys::madvise(page, PAGE, libc::MADV_WIPEONFORK);
+        match LOCK.compare_exchange(
+            core::ptr::null_mut(),
+            page.cast(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: a fresh, zeroed, page-aligned page, never unmapped: a free lock.
+            Ok(_) => Ok(unsafe { &*page.cast::<AtomicU32>() }),
+            Err(other) => {
+                // SAFETY: this page was never published; nothing refers to it.
+                let _ = unsafe { sys::unmap(page, PAGE) };
+                // SAFETY: the published page, as in word().
+                Ok(unsafe { &*other })
             }
-            sys::futex_wait(&LOCK, now | WAITERS);
-            want = mine | WAITERS;
-            seen = 0;
         }
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        if LOCK.swap(0, Ordering::Release) & WAITERS != 0 {
-            sys::futex_wake(&LOCK);
+        if self.0.swap(0, Ordering::Release) == 2 {
+            sys::futex_wake(self.0);
         }
     }
 }
@@ -341,7 +358,7 @@ fn register(key: &[u8], fd: c_int, mapped: Option<(*mut u8, usize)>) -> Result<*
     let result = sys::fstat(fd).and_then(|st| {
         #[allow(clippy::unnecessary_cast)] // u64 here, narrower on other architectures
         let (dev, ino) = (st.st_dev as u64, st.st_ino as u64);
-        let _guard = Lock::take();
+        let _guard = Lock::take()?;
         // SAFETY: the registry is only touched under the lock.
         let registry = unsafe { &mut *REGISTRY.0.get() };
         if let Some(e) = registry.find(|e| e.is(dev, ino, key)) {
@@ -369,7 +386,7 @@ fn register(key: &[u8], fd: c_int, mapped: Option<(*mut u8, usize)>) -> Result<*
                 e.len = len;
                 e.name_len = name.len();
                 e.name[..name.len()].copy_from_slice(name);
-                compiler_fence(Ordering::Release);
+                fence(Ordering::Release);
                 e.refs = 1; // live from here on
                 Ok(sem)
             }

@@ -320,16 +320,23 @@ pub fn read_link(fd: c_int, buf: &mut [u8]) -> Result<usize, Errno> {
     Ok(n)
 }
 
-/// The effective user id.
-pub fn geteuid() -> libc::uid_t {
-    // SAFETY: no arguments; cannot fail.
-    unsafe { syscall6(libc::SYS_geteuid, [0; 6]) as libc::uid_t }
-}
-
-/// The process id (the caller's thread group).
-pub fn getpid() -> libc::pid_t {
-    // SAFETY: no arguments; cannot fail.
-    unsafe { syscall6(libc::SYS_getpid, [0; 6]) as libc::pid_t }
+/// The user this process is for good: its uid when its real, effective and saved uids are
+/// the same, None when they differ (it may switch between them: a setuid program, or root
+/// that set its effective uid for a while).
+pub fn settled_uid() -> Option<libc::uid_t> {
+    let mut ids = [0 as libc::uid_t; 3];
+    let [r, e, s] = &mut ids;
+    let args = [
+        r as *mut libc::uid_t as c_long,
+        e as *mut libc::uid_t as c_long,
+        s as *mut libc::uid_t as c_long,
+        0,
+        0,
+        0,
+    ];
+    // SAFETY: the kernel writes one uid into each of the three live, exclusive words.
+    check(unsafe { syscall6(libc::SYS_getresuid, args) }).ok()?;
+    (ids[0] == ids[1] && ids[1] == ids[2]).then_some(ids[1])
 }
 
 /// futex(word, FUTEX_WAIT_PRIVATE, expected): sleeps while `*word == expected` (returns at
@@ -373,6 +380,13 @@ pub fn map(len: usize, fd: c_int) -> Result<*mut u8, Errno> {
     let args = [0, len as c_long, prot, flags as c_long, fd as c_long, 0];
     // SAFETY: a new mapping at an address the kernel chooses touches no existing memory.
     check(unsafe { syscall6(libc::SYS_mmap, args) }).map(|a| a as *mut u8)
+}
+
+/// madvise(addr, len, advice).
+pub fn madvise(addr: *mut u8, len: usize, advice: c_int) -> Result<(), Errno> {
+    let args = [addr as c_long, len as c_long, advice as c_long, 0, 0, 0];
+    // SAFETY: the advice this library gives (MADV_WIPEONFORK) changes no memory now.
+    check(unsafe { syscall6(libc::SYS_madvise, args) }).map(drop)
 }
 
 /// munmap(addr, len).

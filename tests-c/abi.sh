@@ -5,7 +5,7 @@ so=target/release/librtshm.so
 dyn=$(readelf -dW "$so")
 size=$(wc -c < "$so")
 echo "  # stripped size: $size bytes"
-check abi_stripped_size_at_most_40KiB sh -c "[ $size -le 40960 ] && ! readelf -SW $so | grep -q '\.symtab'"
+check abi_stripped_size_at_most_48KiB sh -c "[ $size -le 49152 ] && ! readelf -SW $so | grep -q '\.symtab'"
 needed=$(echo "$dyn" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
 check abi_needs_only_libc [ "$needed" = "libc.so.6 " ]
 check abi_soname_librtshm.so.0 sh -c "echo '$dyn' | grep -q 'SONAME.*\[librtshm.so.0\]'"

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/auxv.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/xattr.h>
 
@@ -739,6 +740,32 @@ TEST(trust_symlink_owned_by_another_user_is_refused)
     CHECK_OK(rmdir(target));
 }
 
+/* In a child whose effective uid is lowered but whose real and saved uids stay root's: every
+ * call refused. */
+static void refused_with_switchable_ids(void *arg)
+{
+    if (seteuid(NOBODY) != 0)
+        FAIL("seteuid: %s", strerror(errno));
+    refused_calls(arg);
+}
+
+TEST(trust_switchable_ids_trust_only_root_dirs)
+{
+    need_rtshm();
+    need_root();
+    /* Root that set its effective uid to 65534 for a while can switch back: a directory 65534
+     * owns could then be swapped under root's own calls. Only root's directories are trusted
+     * while the real, effective and saved uids differ. */
+    char owned[256];
+    snprintf(owned, sizeof owned, "%s", mine_in("/dev/shm", "switch"));
+    make_dir(owned, NOBODY, 0755);
+    run_capturing(refused_with_switchable_ids, owned, 0);
+    check_notice(owned, owned,
+                 "is owned by uid 65534, not by root (this process's real, effective and saved "
+                 "uids differ: only root's directories are trusted)");
+    CHECK_OK(rmdir(owned));
+}
+
 TEST(trust_unprivileged_user_trusts_own_dir_only)
 {
     need_rtshm();
@@ -1245,6 +1272,26 @@ TEST(trust_shm_anon_never_widens_umask)
     make_dir(dir, 0, 0700);
     CHECK_CHILD(in_child(anon_beside_file_creation, dir));
     CHECK_OK(rmdir(dir));
+}
+
+static void anon_with_a_forged_name(void *arg)
+{
+    (void)arg;
+    hang_guard(CHILD_SECONDS);
+    /* The first line of /proc/self/status shows the name, tabs and all; whoever runs a
+     * program chooses its name (the file's), so a "Umask:" there must not be believed. */
+    if (prctl(PR_SET_NAME, "Umask:\t0000") != 0)
+        FAIL("PR_SET_NAME: %s", strerror(errno));
+    umask(077);
+    mode_t mode = anon_mode();
+    if (mode != 0600)
+        FAIL("SHM_ANON under umask 077, named \"Umask:\\t0000\": mode %o, not 600", (unsigned)mode);
+}
+
+TEST(trust_shm_anon_umask_not_taken_from_the_name)
+{
+    need_rtshm();
+    CHECK_CHILD(in_child(anon_with_a_forged_name, NULL));
 }
 
 /* ---------------------------------------------------------------------------------------- */

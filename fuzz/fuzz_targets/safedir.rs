@@ -21,13 +21,15 @@ const OWNERS: [u32; 3] = [0, 65534, 1000];
 const MODES: [u32; 6] = [0o755, 0o777, 0o1777, 0o700, 0o775, 0o1770];
 
 /// The rule, written from the documentation: walk from /, each entry looked at without
-/// following it; a symbolic link must be owned by root or the effective uid and its target is
-/// walked next; a directory must be so owned and not group- or world-writable unless sticky;
-/// anything else is not a directory; a missing entry is Missing.
+/// following it; a symbolic link must be owned by root or the process's user (its uid when the
+/// real, effective and saved uids agree) and its target is walked next; a directory must be so
+/// owned and not group- or world-writable unless sticky; anything else is not a directory; a
+/// missing entry is Missing.
 fn model(path: &[u8]) -> (Verdict, Option<(Vec<u8>, Why)>) {
-    // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    let trusted = |uid: u32| uid == 0 || uid == euid;
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: getresuid writes the three ids.
+    unsafe { libc::getresuid(&mut r, &mut e, &mut s) };
+    let trusted = |uid: u32| uid == 0 || (uid == e && r == e && e == s);
     let mut cur = PathBuf::from("/");
     let mut todo: Vec<Vec<u8>> = split(path);
     let mut links = 0;
