@@ -215,20 +215,23 @@ fn read() {
             b"rtshm: RTSHM_COMPAT is not used: not posix, freebsd or macos\n",
         );
     }
-    let why: &[u8] = match setting {
-        Some(Setting::Relative) => b" is not used: not an absolute path",
-        Some(Setting::TooLong) => b" is not used: longer than 3839 bytes",
-        _ => return,
-    };
+    if !matches!(setting, Some(Setting::Relative | Setting::TooLong)) {
+        return;
+    }
     let v = value.unwrap_or_default();
     warn::line(
         &|l| {
-            l.put(b"RTSHM_DIR=")
-                .quoted(v, 64)
-                .put(why)
-                .put(b"; calls fail with EINVAL");
+            l.put(b"RTSHM_DIR=").quoted(v, 64);
+            if setting == Some(Setting::Relative) {
+                l.put(b" is not used: not an absolute path");
+            } else {
+                l.put(b" is not used: longer than ")
+                    .number(DIR_MAX as u64)
+                    .put(b" bytes");
+            }
+            l.put(b"; calls fail with EINVAL");
         },
-        b"rtshm: RTSHM_DIR is not used: not an absolute path of at most 3839 bytes\n",
+        b"rtshm: RTSHM_DIR is not used: not an absolute path short enough to use\n",
     );
 }
 

@@ -2,9 +2,11 @@
 //! `sem_close`, `sem_unlink`) with a C ABI, in /dev/shm or wherever RTSHM_DIR says.
 //!
 //! The exported functions are thin: they turn C conventions (pointers, -1 or SEM_FAILED and
-//! errno) into calls to a safe core and back. The library stands on `core` and `libc` alone,
-//! does nothing at load time, and on shm_open's and shm_unlink's path allocates nothing, takes
-//! no locks and keeps no state but the directory it reads once.
+//! errno) into calls to a safe core and back. The library stands on `core` and `libc` alone and
+//! does nothing at load time. On shm_open's and shm_unlink's path it takes no locks, keeps no
+//! state but the settings it reads once (and the verdict on RTSHM_DIR, checked at its first
+//! use), and allocates nothing but, for a path longer than glibc's own room (in a long
+//! RTSHM_DIR), a page for the call.
 
 #![cfg_attr(not(any(test, feature = "fuzzing")), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
