@@ -136,6 +136,12 @@ int entries_in(const char *dir);
 /* The path of an object: "/dev/shm" followed by the name. */
 const char *shm_path_of(const char *name);
 
+/* rtshm's shm_rename and shm_mkstemp, found by name so that the preload build can call them
+ * too (NULL where the library under test has none), set by load_bsd(). */
+extern int (*rename_fn)(const char *, const char *, int);
+extern int (*mkstemp_fn)(char *);
+void load_bsd(void);
+
 /* glibc's own shm_open and shm_unlink, from dlopen("libc.so.6"), checked to live there. */
 extern int (*glibc_shm_open)(const char *, int, mode_t);
 extern int (*glibc_shm_unlink)(const char *);

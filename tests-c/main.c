@@ -179,6 +179,20 @@ void inject_errno(long nr, long nr2, int err)
         skip("seccomp: %s", strerror(errno));
 }
 
+int (*rename_fn)(const char *, const char *, int);
+int (*mkstemp_fn)(char *);
+
+void load_bsd(void)
+{
+#if defined(RTSHM_LINK_SHARED) || defined(RTSHM_LINK_STATIC)
+    rename_fn = shm_rename;
+    mkstemp_fn = shm_mkstemp;
+#else
+    rename_fn = (int (*)(const char *, const char *, int))dlsym(RTLD_DEFAULT, "shm_rename");
+    mkstemp_fn = (int (*)(char *))dlsym(RTLD_DEFAULT, "shm_mkstemp");
+#endif
+}
+
 const char *current_rtshm_dir(void)
 {
 #if defined(RTSHM_LINK_SHARED) || defined(RTSHM_LINK_STATIC)

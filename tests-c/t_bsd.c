@@ -13,21 +13,13 @@
 #define SHM_RENAME_EXCHANGE (1 << 1)
 #endif
 
-static int (*rename_fn)(const char *, const char *, int);
-static int (*mkstemp_fn)(char *);
 
 /* The BSD calls exist only in rtshm: found by name, so the preload build can call them too. */
 static void need_bsd(void)
 {
     if (!testing_rtshm())
         skip("glibc has no SHM_ANON, shm_rename or shm_mkstemp");
-#if defined(RTSHM_LINK_SHARED) || defined(RTSHM_LINK_STATIC)
-    rename_fn = shm_rename;
-    mkstemp_fn = shm_mkstemp;
-#else
-    rename_fn = (int (*)(const char *, const char *, int))dlsym(RTLD_DEFAULT, "shm_rename");
-    mkstemp_fn = (int (*)(char *))dlsym(RTLD_DEFAULT, "shm_mkstemp");
-#endif
+    load_bsd();
     CHECK(rename_fn && mkstemp_fn);
 }
 

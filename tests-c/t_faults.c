@@ -50,14 +50,7 @@ static int my_entries(void)
 static int call_api(enum api api, const char *a, const char *b)
 {
     static char tmpl[200];
-#if defined(RTSHM_LINK_SHARED) || defined(RTSHM_LINK_STATIC)
-    int (*rename_fn)(const char *, const char *, int) = shm_rename;
-    int (*mkstemp_fn)(char *) = shm_mkstemp;
-#else
-    int (*rename_fn)(const char *, const char *, int) =
-        (int (*)(const char *, const char *, int))dlsym(RTLD_DEFAULT, "shm_rename");
-    int (*mkstemp_fn)(char *) = (int (*)(char *))dlsym(RTLD_DEFAULT, "shm_mkstemp");
-#endif
+    load_bsd();
     sem_t *s;
     int fd = -1;
     switch (api) {

@@ -52,21 +52,6 @@ static void need_rtshm(void)
 
 static int under_valgrind(void) { return getenv("RTSHM_UNDER_VALGRIND") != NULL; }
 
-static int (*rename_fn)(const char *, const char *, int);
-static int (*mkstemp_fn)(char *);
-
-/* The BSD calls, found by name so that the preload build can call them too. */
-static void load_bsd(void)
-{
-#if defined(RTSHM_LINK_SHARED) || defined(RTSHM_LINK_STATIC)
-    rename_fn = shm_rename;
-    mkstemp_fn = shm_mkstemp;
-#else
-    rename_fn = (int (*)(const char *, const char *, int))dlsym(RTLD_DEFAULT, "shm_rename");
-    mkstemp_fn = (int (*)(char *))dlsym(RTLD_DEFAULT, "shm_mkstemp");
-#endif
-    CHECK(rename_fn && mkstemp_fn);
-}
 
 /* Skips the test, first removing all it made: the runner fails a test that leaves anything,
  * skipped or not. Callable in the test's children too. */
@@ -601,6 +586,7 @@ static void refused_calls(void *arg)
 {
     use_rtshm_dir((const char *)arg);
     load_bsd();
+    CHECK(rename_fn && mkstemp_fn);
     const char *probe = tname("probe");
     char tmpl[160];
     for (int round = 0; round < 3; round++) {
