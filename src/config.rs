@@ -175,7 +175,8 @@ fn read() {
         // program does not change the environment (see the module's comment).
         (!value.is_null()).then(|| unsafe { name::c_bytes::<'static>(value) })
     };
-    let compat_value = var(c"RTSHM_COMPAT");
+    // Empty is unset (`RTSHM_COMPAT= program` turns it off), not an unknown mode.
+    let compat_value = var(c"RTSHM_COMPAT").filter(|v| !v.is_empty());
     let mode = compat_value.map_or(Some(0), |v| {
         (1..)
             .zip(COMPAT_NAMES)
