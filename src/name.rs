@@ -256,9 +256,7 @@ fn mapped_room<R>(
     len: usize,
     f: impl FnOnce(&mut [MaybeUninit<u8>]) -> Result<R, Errno>,
 ) -> Result<R, Errno> {
-    let room = Mapped::new(len)?;
-    // SAFETY: the mapping is `len` bytes, this call's alone while `room` lives.
-    f(unsafe { core::slice::from_raw_parts_mut(room.0.cast(), len) })
+    f(Mapped::new(len)?.room())
 }
 
 /// A private mapping made for one call, unmapped when dropped.
@@ -268,6 +266,13 @@ impl Mapped {
     #[inline(never)]
     fn new(len: usize) -> Result<Mapped, Errno> {
         sys::map(len, -1).map(|page| Mapped(page, len))
+    }
+
+    /// The mapping's bytes, for as long as it is borrowed.
+    fn room(&mut self) -> &mut [MaybeUninit<u8>] {
+        // SAFETY: a private mapping of `self.1` bytes that only this Mapped refers to, unmapped
+        // only when it is dropped, which the borrow prevents meanwhile.
+        unsafe { core::slice::from_raw_parts_mut(self.0.cast(), self.1) }
     }
 }
 
@@ -310,12 +315,9 @@ fn mapped_path<const SEM: bool, R>(
     dir: Option<&SharedPath>,
     f: impl FnOnce(Result<&ShmPath<'_>, Errno>) -> R,
 ) -> R {
-    let mapped = Mapped::new(len);
-    let path = mapped.as_ref().map_err(|e| *e).and_then(|m| {
-        // SAFETY: the mapping is `len` bytes, this call's alone while `mapped` lives, which
-        // is until after `f` returns.
-        let room = unsafe { core::slice::from_raw_parts_mut(m.0.cast(), len) };
-        write_path::<SEM>(room, dir, rest).ok_or(Errno(libc::ENAMETOOLONG)) // always fits
+    let mut mapped = Mapped::new(len);
+    let path = mapped.as_mut().map_err(|e| *e).and_then(|m| {
+        write_path::<SEM>(m.room(), dir, rest).ok_or(Errno(libc::ENAMETOOLONG)) // always fits
     });
     f(path.as_ref().map_err(|e| *e))
 }
