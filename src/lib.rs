@@ -20,6 +20,8 @@ mod name;
 mod safedir;
 mod sem;
 mod sys;
+#[cfg(feature = "shared-object")]
+mod versions;
 mod warn;
 
 use core::ffi::{c_char, c_int, c_uint, c_void};
@@ -28,6 +30,14 @@ use config::{Compat, Dir};
 use libc::mode_t;
 use name::{NameError, SharedPath};
 use sys::Errno;
+
+// A library or program linked with librtshm.a calls this copy of the functions: protected
+// visibility binds its own references to them, where default visibility would let glibc's
+// functions of the same names, earlier in the lookup order, take them. They stay exported, as
+// from librtshm.so (README, "Linking"), whose exports get their versions in versions.rs.
+core::arch::global_asm!(
+    ".protected shm_open, shm_unlink, sem_open, sem_close, sem_unlink, shm_rename, shm_mkstemp, rtshm_dir"
+);
 
 /// The library's parsers, for the fuzz targets (fuzz/): not part of the C API.
 #[cfg(feature = "fuzzing")]
