@@ -123,7 +123,17 @@ $(B)/empty.so: bench/empty.c | $(B)
 	$(CC) -O2 -shared -fPIC -nostartfiles -Wl,-z,noseparate-code -Wl,-soname,empty.so -o $@ $<
 	strip $@
 
-bench: lib $(B)/bench $(B)/empty.so $(B)/stack
+# Start-up by how a program links rtshm: -lrt (glibc's), -lrtshm, librtshm.a (BENCHMARKS.md).
+$(B)/start-lrt: bench/start.c | $(B)
+	$(CC) -O2 $(WARN) -o $@ $< -lrt
+
+$(B)/start-lrtshm: bench/start.c $(SO) $(REL)/librtshm.so.0 | $(B)
+	$(CC) -O2 $(WARN) -o $@ $< -L$(REL) -lrtshm -Wl,-rpath,$(CURDIR)/$(REL)
+
+$(B)/start-static: bench/start.c $(A) | $(B)
+	$(CC) -O2 $(WARN) -o $@ $< $(A)
+
+bench: lib $(B)/bench $(B)/empty.so $(B)/stack $(B)/start-lrt $(B)/start-lrtshm $(B)/start-static
 	@sh bench/run.sh
 
 # Fuzzing (cargo fuzz, nightly): make fuzz FUZZ_SECONDS=N runs the differential target (rtshm

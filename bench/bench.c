@@ -9,6 +9,7 @@
  *   bench rss                    this process's resident memory (KiB), before any work
  *   bench startup N SO...        median µs to spawn and reap /bin/true with LD_PRELOAD=SO
  *                                (an empty SO: no preload), alternating, N runs each
+ *   bench spawn N PROGRAM...     median µs to spawn and reap each PROGRAM, alternating
  *
  * The library is found through RTSHM_SO (default target/release/librtshm.so). */
 #define _GNU_SOURCE
@@ -329,31 +330,34 @@ static void bench_rss(void)
         fclose(f);
 }
 
-static void bench_startup(int n, int nsos, char **sos)
+/* Median µs to spawn and reap each of COUNT items, alternating, N runs each: /bin/true with
+ * LD_PRELOAD=item (an empty item: no preload) or, when PRELOAD is 0, the program the item names. */
+static void bench_spawn(int n, int count, char **items, int preload)
 {
     static double samples[16][20000];
     if (n > 20000)
         n = 20000;
-    if (nsos > 16)
-        nsos = 16;
+    if (count > 16)
+        count = 16;
     for (int r = -20; r < n; r++) /* 20 rounds of warm-up */
-        for (int k = 0; k < nsos; k++) {
-            int i = (k + (r < 0 ? 0 : r)) % nsos;
+        for (int k = 0; k < count; k++) {
+            int i = (k + (r < 0 ? 0 : r)) % count;
             char env[4200];
-            snprintf(env, sizeof env, "LD_PRELOAD=%s", sos[i]);
-            char *envp[] = {env, NULL}, *argv[] = {"true", NULL};
+            snprintf(env, sizeof env, "LD_PRELOAD=%s", items[i]);
+            char *envp[] = {env, NULL}, *argv[] = {preload ? "/bin/true" : items[i], NULL};
             pid_t pid;
             double t0 = now_ns();
-            if (posix_spawn(&pid, "/bin/true", NULL, NULL, argv, *sos[i] ? envp : envp + 1) != 0 ||
+            if (posix_spawn(&pid, argv[0], NULL, NULL, argv,
+                            preload && *items[i] ? envp : envp + 1) != 0 ||
                 waitpid(pid, NULL, 0) != pid) {
-                fprintf(stderr, "bench: spawning /bin/true failed\n");
+                fprintf(stderr, "bench: spawning %s failed\n", argv[0]);
                 exit(3);
             }
             if (r >= 0)
                 samples[i][r] = (now_ns() - t0) / 1000;
         }
-    for (int i = 0; i < nsos; i++)
-        printf("%s %.1f\n", *sos[i] ? sos[i] : "(none)", median(samples[i], n));
+    for (int i = 0; i < count; i++)
+        printf("%s %.1f\n", *items[i] ? items[i] : "(none)", median(samples[i], n));
 }
 
 int main(int argc, char **argv)
@@ -363,7 +367,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc >= 4 && strcmp(argv[1], "startup") == 0) {
-        bench_startup(atoi(argv[2]), argc - 3, argv + 3);
+        bench_spawn(atoi(argv[2]), argc - 3, argv + 3, 1);
+        return 0;
+    }
+    if (argc >= 4 && strcmp(argv[1], "spawn") == 0) {
+        bench_spawn(atoi(argv[2]), argc - 3, argv + 3, 0);
         return 0;
     }
     if (argc < 3) {

@@ -79,6 +79,17 @@ echo "| resident memory of a fresh process, median KiB | $(median_rss "$so") | $
 echo
 echo "Start-up, rtshm against the empty library: $(echo "$si_r $si_e" | awk '{printf "%+.3f%%", ($1 - $2) * 100 / $2}') instructions, $(echo "$t_r $t_e" | awk '{printf "%+.1f%%", ($1 - $2) * 100 / $2}') time."
 echo
+echo "## Start-up by how a program links rtshm (bench/start.c: one shm_unlink call)"
+echo
+echo "| linked with | instructions to start, call and exit (callgrind) | spawn + reap, median µs ($STARTUP_RUNS runs each, alternating) |"
+echo "|---|---:|---:|"
+"$bench" spawn "$STARTUP_RUNS" build/start-lrt build/start-lrtshm build/start-static > build/spawn.txt
+for k in lrt lrtshm static; do
+    case $k in lrt) what="\`-lrt\` (glibc's; no library added since 2.34)" ;; lrtshm) what="\`-lrtshm\` (librtshm.so)" ;; static) what="librtshm.a" ;; esac
+    n=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null build/start-$k 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+    echo "| $what | $n | $(grep "start-$k " build/spawn.txt | awk '{print $2}') |"
+done
+echo
 echo "## Stack use per call (bench/stack.c: smallest alternate signal stack, guard page below)"
 echo
 build/stack "$so"

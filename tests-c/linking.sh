@@ -35,6 +35,7 @@ build exe-shared -DHOST_HAS_PROBE -o "$t/exe-shared" $src/host.c $src/probe.c $d
 build exe-static -DHOST_HAS_PROBE -o "$t/exe-static" $src/host.c $src/probe.c "$a" -ldl
 build host -o "$t/host" $src/host.c -ldl
 build host-rtshm -o "$t/host-rtshm" $src/host.c $dynamic -ldl
+build host-static -o "$t/host-static" $src/host.c "$a" -ldl
 
 # 1. An executable, linked -lrtshm or with librtshm.a.
 check link_executable_shared "$t/exe-shared" probe shared
@@ -97,12 +98,14 @@ else
         out=\$(LD_PRELOAD=$so $t/old); [ \$(echo \"\$out\" | grep -c '/librtshm\.so\$') -eq 5 ] || { echo \"\$out\"; exit 1; }"
 fi
 
-# No new hazards. An executable linked -lrtshm gives a plugin that knows only glibc the same
-# functions and the same semaphore registry; so do two libraries linked -lrtshm. Two copies of
-# librtshm.a keep a registry each (README says so).
+# No new hazards. An executable linked -lrtshm or with librtshm.a gives a plugin that knows only
+# glibc the same functions and the same semaphore registry; so do two libraries linked -lrtshm.
+# Two copies of librtshm.a keep a registry each (README says so).
 check link_executable_shared_serves_glibc_plugin "$t/host-rtshm" dlopen local "$t/libplugin.so" shared
 check link_one_registry_executable_and_glibc_plugin "$t/host-rtshm" registry same self "$t/libplugin.so"
 check link_one_registry_two_libraries_shared "$t/host" registry same "$t/libprobe-shared.so" "$t/libprobe-shared2.so"
+check link_executable_static_serves_glibc_plugin "$t/host-static" dlopen local "$t/libplugin.so" main
+check link_one_registry_static_executable_and_glibc_plugin "$t/host-static" registry same self "$t/libplugin.so"
 check link_static_copies_keep_a_registry_each "$t/host" registry split "$t/libprobe-static.so" "$t/libprobe-static2.so"
 
 check link_tests_left_nothing sh -c "[ -z \"\$(ls -A $RTSHM_DIR)\" ] && ! ls /dev/shm | grep -qE '^(sem\.)?rtshm-t\.(link|registry)\.'"

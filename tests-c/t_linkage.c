@@ -62,7 +62,8 @@ TEST(linkage_is_rtshm)
 
 #if defined(RTSHM_LINK_PRELOAD) && defined(__x86_64__)
 /* A binary built against glibc before 2.34 refers to shm_open@GLIBC_2.2.5 (librt's old
- * version); under LD_PRELOAD, rtshm's unversioned definition must serve that reference too. */
+ * version); under LD_PRELOAD, rtshm's alias at that version must serve the reference
+ * (src/versions.rs; tests-c/linking.sh has a binary built as old glibc built them). */
 extern int shm_open_glibc_2_2_5(const char *, int, mode_t);
 extern int shm_unlink_glibc_2_2_5(const char *);
 __asm__(".symver shm_open_glibc_2_2_5, shm_open@GLIBC_2.2.5");

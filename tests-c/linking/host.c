@@ -12,6 +12,7 @@
  * Exits 0 when every check passed; prints a line for each that failed. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -118,9 +119,15 @@ static int registry(const char *want, const char *a_name, const char *b_name)
             failed++;
         }
     } else {
-        /* Two copies of librtshm.a: each has its own registry, and each closes its own. */
+        /* Two copies of librtshm.a: each has its own registry, and each closes its own; the
+         * other's sem_close refuses it (EINVAL) and leaves it open. */
         if (sa == sb) {
             printf("host: %s and %s got the same sem_t: one registry\n", a_name, b_name);
+            failed++;
+        }
+        errno = 0;
+        if (b.close(sa) != -1 || errno != EINVAL) {
+            printf("host: %s's sem_close of %s's sem_t did not fail with EINVAL\n", b_name, a_name);
             failed++;
         }
         if (a.close(sa) != 0 || b.close(sb) != 0) {

@@ -1,8 +1,9 @@
 /* The linking tests' probe: code that calls rtshm's functions by their plain names, built into
  * a shared library (linked -lrtshm, linked with librtshm.a, or plain, for LD_PRELOAD), a Python
  * extension module or an executable. It checks that every call it makes reaches rtshm:
- *   - dladdr names the object each function is in: librtshm.so ("shared") or the object the
- *     probe itself is in ("self", for a copy of librtshm.a);
+ *   - dladdr names the object each function is in: librtshm.so ("shared"), the object the
+ *     probe itself is in ("self", for a copy of librtshm.a) or the main program ("main", which
+ *     has a copy);
  *   - an object and a semaphore it makes are where RTSHM_DIR says, and are gone after unlink;
  *   - shm_open(SHM_ANON) makes an anonymous object (glibc's would crash on it).
  * Prints one line per failed check; returns how many failed. Built with -DGLIBC_NAMES_ONLY it
@@ -47,11 +48,12 @@ static void from(const char *what, const void *fn, const char *expect)
 {
     const char *where = object_of(fn);
     const char *base = strrchr(where, '/') ? strrchr(where, '/') + 1 : where;
-    int ok = strcmp(expect, "self") == 0 ? strcmp(where, object_of((void *)rtshm_probe)) == 0
-                                         : strncmp(base, "librtshm.so", 11) == 0;
+    const char *want = strcmp(expect, "self") == 0   ? object_of((void *)rtshm_probe)
+                       : strcmp(expect, "main") == 0 ? program_invocation_name
+                                                     : "librtshm.so";
+    int ok = strcmp(expect, "shared") == 0 ? strncmp(base, want, 11) == 0 : strcmp(where, want) == 0;
     if (!ok)
-        problem("%s is from %s, not %s", what, where,
-                strcmp(expect, "self") == 0 ? object_of((void *)rtshm_probe) : "librtshm.so");
+        problem("%s is from %s, not %s", what, where, want);
 }
 
 /* The path where rtshm puts the object NAME (RTSHM_DIR must be set). */
