@@ -46,11 +46,15 @@ $(SO_A): FORCE
 $(B)/librtshm.map: src/librtshm.map.S | $(B)
 	$(CC) -E -P -x c -std=c11 -o $@ $<
 
-$(SO): $(SO_A) $(B)/librtshm.map
+$(SO): $(SO_A) $(B)/librtshm.map Makefile
+	@mkdir -p $(REL)
 	$(CC) -shared -nostartfiles -nodefaultlibs -fuse-ld=bfd -o $@ -Wl,-soname,librtshm.so.0 \
 		-Wl,--version-script=$(B)/librtshm.map -Wl,--gc-sections -Wl,-O1 -Wl,-z,relro,-z,now \
 		-Wl,-z,noexecstack -Wl,-z,noseparate-code -Wl,--eh-frame-hdr -Wl,--strip-all \
 		-Wl,--whole-archive $(SO_A) -Wl,--no-whole-archive -lc
+
+$(REL)/librtshm.so.0: $(SO)
+	ln -sf librtshm.so $@
 
 FORCE:
 

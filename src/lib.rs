@@ -33,8 +33,11 @@ use sys::Errno;
 
 // A library or program linked with librtshm.a calls this copy of the functions: protected
 // visibility binds its own references to them, where default visibility would let glibc's
-// functions of the same names, earlier in the lookup order, take them. They stay exported, as
-// from librtshm.so (README, "Linking"), whose exports get their versions in versions.rs.
+// functions of the same names, earlier in the lookup order, take them. They stay exported
+// (README, "Linking"). Not in librtshm.so, which never calls its own exports and whose versions
+// (versions.rs) already keep glibc from taking its users' references: there, protected
+// functions would make glibc warn in every non-PIE program that takes one's address.
+#[cfg(not(feature = "shared-object"))]
 core::arch::global_asm!(
     ".protected shm_open, shm_unlink, sem_open, sem_close, sem_unlink, shm_rename, shm_mkstemp, rtshm_dir"
 );

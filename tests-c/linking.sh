@@ -16,6 +16,9 @@ t=$(mktemp -d /tmp/rtshm-link.XXXXXX)
 trap 'rm -rf "$t"' EXIT
 export RTSHM_DIR="$t/objects"
 mkdir -m 700 "$RTSHM_DIR"
+# Object names carry this run's tag (probe.c, host.c), so that the run checks and removes only
+# its own if any went to /dev/shm.
+export RTSHM_TEST_RUN=$$
 flags="-O2 -g -Wall -Wextra -Werror -fPIC -Iinclude -I$src"
 dynamic="-L$rel -lrtshm -Wl,-rpath,$rel"
 
@@ -36,10 +39,25 @@ build exe-static -DHOST_HAS_PROBE -o "$t/exe-static" $src/host.c $src/probe.c "$
 build host -o "$t/host" $src/host.c -ldl
 build host-rtshm -o "$t/host-rtshm" $src/host.c $dynamic -ldl
 build host-static -o "$t/host-static" $src/host.c "$a" -ldl
+nopie="-fno-pic -no-pie"
+build exe-nopie -DHOST_HAS_PROBE $nopie -o "$t/exe-nopie" $src/host.c $src/probe.c $dynamic -ldl
+build exe-nopie-plain -DHOST_HAS_PROBE -DGLIBC_NAMES_ONLY $nopie -o "$t/exe-nopie-plain" $src/host.c $src/probe.c -ldl
+build libprobe-private -shared -Wl,--exclude-libs,librtshm.a -o "$t/libprobe-private.so" $src/probe.c "$a"
+build host-needed-private -DHOST_HAS_PROBE -o "$t/host-needed-private" $src/host.c -L"$t" -lprobe-private -Wl,-rpath,"$t" -ldl
 
-# 1. An executable, linked -lrtshm or with librtshm.a.
+# quiet NAME COMMAND...: the command succeeds and prints nothing on standard error.
+quiet() {
+    name=$1; shift
+    if err=$("$@" 2>&1 >/dev/null) && [ -z "$err" ]; then ok "$name"; else bad "$name" "${err:-exit status $?}"; fi
+}
+
+# 1. An executable, linked -lrtshm or with librtshm.a; and one that is not position-independent
+#    (its address of a function is its own), linked -lrtshm or plain under LD_PRELOAD, where
+#    glibc says nothing (it warns of protected functions there).
 check link_executable_shared "$t/exe-shared" probe shared
 check link_executable_static "$t/exe-static" probe self
+quiet link_executable_non_pie_shared "$t/exe-nopie" probe main
+quiet preload_executable_non_pie env LD_PRELOAD="$so" "$t/exe-nopie-plain" probe main
 
 # 2-3. A shared library linked -lrtshm, with librtshm.a, or plain (then rtshm is preloaded),
 #      needed by a program that knows nothing of rtshm, or loaded by one with dlopen.
@@ -49,6 +67,16 @@ for k in shared static plain; do
     check link_library_${k}_dlopen_local env LD_PRELOAD="$pre" "$t/host" dlopen local "$t/libprobe-$k.so" $want
     check link_library_${k}_dlopen_global env LD_PRELOAD="$pre" "$t/host" dlopen global "$t/libprobe-$k.so" $want
 done
+# A library that links librtshm.a, needed by a program, serves the program's own calls too
+# (README); linked with --exclude-libs,librtshm.a its copy is its own, and the program keeps
+# glibc's. A plugin loaded with RTLD_DEEPBIND that links -lrtshm gets rtshm.
+check link_library_static_needed_serves_the_program "$t/host-needed-static" own libprobe-static.so
+check link_library_private_copy "$t/host-needed-private" probe self
+check link_library_private_copy_leaves_the_program_glibc "$t/host-needed-private" own libc.so.6
+check link_library_private_copy_exports_only_its_own sh -c "
+    e=\$(nm -D --defined-only $t/libprobe-private.so | awk '{print \$3}' | grep -v '^_' | sort | tr '\n' ' ')
+    [ \"\$e\" = 'probe_sem_close probe_sem_open probe_sem_unlink rtshm_probe ' ] || { echo \"\$e\"; exit 1; }"
+check link_library_shared_dlopen_deepbind "$t/host" dlopen deepbind "$t/libprobe-shared.so" shared
 # A library that links librtshm.a exports the C API and its own functions, nothing of Rust's.
 check link_library_static_exports_only_the_api sh -c "
     e=\$(nm -D --defined-only $t/libprobe-static.so | awk '{print \$3}' | grep -v '^_' | sort | tr '\n' ' ')
@@ -106,8 +134,12 @@ check link_one_registry_executable_and_glibc_plugin "$t/host-rtshm" registry sam
 check link_one_registry_two_libraries_shared "$t/host" registry same "$t/libprobe-shared.so" "$t/libprobe-shared2.so"
 check link_executable_static_serves_glibc_plugin "$t/host-static" dlopen local "$t/libplugin.so" main
 check link_one_registry_static_executable_and_glibc_plugin "$t/host-static" registry same self "$t/libplugin.so"
+# A plugin loaded with RTLD_DEEPBIND looks in its own dependencies first: one that knows only
+# glibc gets glibc's functions, even in a program linked -lrtshm (README says so).
+check link_deepbind_glibc_plugin_gets_glibc "$t/host-rtshm" dlopen deepbind "$t/libplugin.so" libc
 check link_static_copies_keep_a_registry_each "$t/host" registry split "$t/libprobe-static.so" "$t/libprobe-static2.so"
 
-check link_tests_left_nothing sh -c "[ -z \"\$(ls -A $RTSHM_DIR)\" ] && ! ls /dev/shm | grep -qE '^(sem\.)?rtshm-t\.(link|registry)\.'"
-ls /dev/shm | grep -E '^(sem\.)?rtshm-t\.(link|registry)\.' | sed 's|^|/dev/shm/|' | xargs -r rm -f
+left=$(ls -A "$RTSHM_DIR"; for f in /dev/shm/rtshm-t.*.$$.* /dev/shm/sem.rtshm-t.*.$$.*; do [ -e "$f" ] && echo "$f" && rm -f -- "$f"; done)
+check link_tests_left_nothing [ -z "$left" ]
+[ -z "$left" ] || echo "  # left (removed): $left"
 finish

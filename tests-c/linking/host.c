@@ -1,15 +1,20 @@
 /* The linking tests' host: a program that uses the probe (probe.c) as a user's program would use
  * a library, and checks how the dynamic linker bound the names. Built plain (it knows nothing of
- * rtshm) or linked with -lrtshm (-DHOST_LINKS_RTSHM).
- *   host probe EXPECT               calls the probe it is linked with (DT_NEEDED or built in)
- *   host dlopen local|global LIB EXPECT
- *                                   loads LIB (RTLD_LOCAL or RTLD_GLOBAL) and calls its probe
+ * rtshm), linked with -lrtshm, or with librtshm.a; with -DHOST_HAS_PROBE it is linked with a
+ * probe (a library it needs, or probe.c itself).
+ *   host probe EXPECT               calls the probe it is linked with
+ *   host dlopen local|global|deepbind LIB EXPECT
+ *                                   loads LIB (RTLD_LOCAL, RTLD_GLOBAL or RTLD_DEEPBIND) and
+ *                                   calls its probe
+ *   host own OBJECT                 the host's own references are to functions in OBJECT (a
+ *                                   part of the object's path: "librtshm.so", "libc.so.6")
  *   host registry same|split A B    A and B ("self" or a library with a probe) sem_open one name:
  *                                   the same sem_t (one registry) or two (split)
  *   host versions                   under LD_PRELOAD: the plain references (glibc 2.34's
- *                                   versions), dlsym(RTLD_DEFAULT) and dlsym(RTLD_NEXT) reach
- *                                   librtshm.so
- * Exits 0 when every check passed; prints a line for each that failed. */
+ *                                   versions), dlsym(RTLD_DEFAULT), dlsym(RTLD_NEXT) and
+ *                                   dlvsym(RTLD_DEFAULT, name, "GLIBC_2.34") reach librtshm.so
+ * EXPECT is the probe's (probe.c). Exits 0 when every check passed; prints a line for each that
+ * failed. Object names are "/rtshm-t.<what>.<RTSHM_TEST_RUN>.<pid>". */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -41,14 +46,26 @@ static const char *object_of(const void *fn)
     return fn && dladdr(fn, &info) && info.dli_fname ? info.dli_fname : "(no object)";
 }
 
-static void from_rtshm(const char *what, const void *fn)
+/* FN is in an object whose path contains OBJECT. */
+static void from(const char *what, const void *fn, const char *object)
 {
     const char *where = object_of(fn);
-    const char *base = strrchr(where, '/') ? strrchr(where, '/') + 1 : where;
-    if (strncmp(base, "librtshm.so", 11) != 0) {
-        printf("host: %s is from %s, not librtshm.so\n", what, where);
+    if (!strstr(where, object)) {
+        printf("host: %s is from %s, not %s\n", what, where, object);
         failed++;
     }
+}
+
+static const char *const names[] = {"shm_open", "shm_unlink", "sem_open", "sem_close",
+                                    "sem_unlink"};
+
+static int own(const char *object)
+{
+    const void *direct[] = {(void *)shm_open, (void *)shm_unlink, (void *)sem_open,
+                            (void *)sem_close, (void *)sem_unlink};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        from(names[i], direct[i], object);
+    return failed != 0;
 }
 
 static void *must_load(const char *lib, int how)
@@ -102,7 +119,8 @@ static int registry(const char *want, const char *a_name, const char *b_name)
 {
     struct side a = side_of(a_name), b = side_of(b_name);
     char name[64];
-    snprintf(name, sizeof name, "/rtshm-t.registry.%d", (int)getpid());
+    snprintf(name, sizeof name, "/rtshm-t.registry.%s.%d", getenv("RTSHM_TEST_RUN") ? getenv("RTSHM_TEST_RUN") : "0",
+             (int)getpid());
     void *sa = a.open(name), *sb = b.open(name);
     if (sa == SEM_FAILED || sb == SEM_FAILED) {
         printf("host: sem_open failed\n");
@@ -144,17 +162,15 @@ static int registry(const char *want, const char *a_name, const char *b_name)
 
 static int versions(void)
 {
-    static const char *const names[] = {"shm_open", "shm_unlink", "sem_open", "sem_close",
-                                        "sem_unlink"};
-    const void *direct[] = {(void *)shm_open, (void *)shm_unlink, (void *)sem_open,
-                            (void *)sem_close, (void *)sem_unlink};
+    own("librtshm.so");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char what[64];
-        from_rtshm(names[i], direct[i]);
+        char what[80];
         snprintf(what, sizeof what, "dlsym(RTLD_DEFAULT, \"%s\")", names[i]);
-        from_rtshm(what, dlsym(RTLD_DEFAULT, names[i]));
+        from(what, dlsym(RTLD_DEFAULT, names[i]), "librtshm.so");
         snprintf(what, sizeof what, "dlsym(RTLD_NEXT, \"%s\")", names[i]);
-        from_rtshm(what, dlsym(RTLD_NEXT, names[i]));
+        from(what, dlsym(RTLD_NEXT, names[i]), "librtshm.so");
+        snprintf(what, sizeof what, "dlvsym(RTLD_DEFAULT, \"%s\", \"GLIBC_2.34\")", names[i]);
+        from(what, dlvsym(RTLD_DEFAULT, names[i], "GLIBC_2.34"), "librtshm.so");
     }
     return failed != 0;
 }
@@ -164,12 +180,17 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "probe") == 0)
         return rtshm_probe(argv[2]) != 0;
     if (argc == 5 && strcmp(argv[1], "dlopen") == 0) {
-        void *h = must_load(argv[3], strcmp(argv[2], "global") == 0 ? RTLD_GLOBAL : RTLD_LOCAL);
+        int how = strcmp(argv[2], "global") == 0     ? RTLD_GLOBAL
+                  : strcmp(argv[2], "deepbind") == 0 ? RTLD_LOCAL | RTLD_DEEPBIND
+                                                     : RTLD_LOCAL;
+        void *h = must_load(argv[3], how);
         int (*probe)(const char *) = (int (*)(const char *))must_find(h, "rtshm_probe");
         return probe(argv[4]) != 0;
     }
     if (argc == 5 && strcmp(argv[1], "registry") == 0)
         return registry(argv[2], argv[3], argv[4]);
+    if (argc == 3 && strcmp(argv[1], "own") == 0)
+        return own(argv[2]);
     if (argc == 2 && strcmp(argv[1], "versions") == 0)
         return versions();
     fprintf(stderr, "usage: see the comment at the top of tests-c/linking/host.c\n");
