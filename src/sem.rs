@@ -64,40 +64,57 @@ pub unsafe fn open(
 ) -> Result<*mut c_void, Errno> {
     // SAFETY: the caller's contract.
     let key = unsafe { name::c_bytes(name) };
+    // The registry's room first, as musl does: once a semaphore is linked into place, nothing
+    // can fail, so a failed sem_open never leaves one behind.
+    let slot = Slot::reserve()?;
     let creating = oflag & libc::O_CREAT != 0;
     if !creating || oflag & libc::O_EXCL == 0 {
         loop {
-            match open_existing(key, path, oflag) {
+            match open_existing(key, path, oflag, &slot) {
                 Err(Errno(libc::ENOENT)) if creating => {}
                 done => return done,
             }
-            match create(key, path, dir, mode, value) {
+            match create(key, path, dir, mode, value, &slot) {
                 // Another process linked its semaphore first: open that one (glibc's loop).
                 Err(Errno(libc::EEXIST)) if oflag & libc::O_EXCL == 0 => continue,
                 done => return done,
             }
         }
     }
-    create(key, path, dir, mode, value)
+    create(key, path, dir, mode, value, &slot)
 }
 
 /// Opens an existing semaphore: read-write whatever the access mode asked, with the caller's
 /// other flags, never through a symbolic link.
-fn open_existing(key: &[u8], path: &name::ShmPath<'_>, oflag: c_int) -> Result<*mut c_void, Errno> {
+fn open_existing(
+    key: &[u8],
+    path: &name::ShmPath<'_>,
+    oflag: c_int,
+    slot: &Slot,
+) -> Result<*mut c_void, Errno> {
     let flags = (oflag & !(libc::O_CREAT | libc::O_ACCMODE)) | libc::O_NOFOLLOW | libc::O_RDWR;
     let fd = sys::open(path, flags | libc::O_CLOEXEC, 0)?;
-    let result = register(key, fd, None);
+    let result = file_id(fd).and_then(|id| register(key, id, fd, None, slot));
     sys::close(fd);
     result
 }
 
-/// Creates a semaphore under a temporary name, fills it, maps it, and links it into place.
+/// The device and inode of the file open on `fd`: with the name, a semaphore's key.
+fn file_id(fd: c_int) -> Result<(u64, u64), Errno> {
+    let st = sys::fstat(fd)?;
+    #[allow(clippy::unnecessary_cast)] // u64 here, narrower on other architectures
+    Ok((st.st_dev as u64, st.st_ino as u64))
+}
+
+/// Creates a semaphore under a temporary name, fills it, maps it, and links it into place;
+/// registering it then cannot fail (`slot` is reserved).
 fn create(
     key: &[u8],
     path: &name::ShmPath<'_>,
     dir: Option<&SharedPath>,
     mode: libc::mode_t,
     value: c_uint,
+    slot: &Slot,
 ) -> Result<*mut c_void, Errno> {
     if value > SEM_VALUE_MAX {
         return Err(Errno(libc::EINVAL));
@@ -113,12 +130,14 @@ fn create(
                 Err(Errno(libc::EEXIST)) => return Ok(None), // the temporary name is taken
                 Err(e) => return Err(e),
             };
-            let result = fill(fd, value).and_then(|(sem, len)| match sys::link(temp, path) {
-                Ok(()) => register(key, fd, Some((sem, len))),
-                Err(e) => {
-                    // SAFETY: the mapping was made just above and nothing refers to it.
-                    let _ = unsafe { sys::unmap(sem, len) };
-                    Err(e)
+            let result = fill(fd, value).and_then(|(sem, len)| {
+                match file_id(fd).and_then(|id| sys::link(temp, path).map(|()| id)) {
+                    Ok(id) => register(key, id, fd, Some((sem, len)), slot),
+                    Err(e) => {
+                        // SAFETY: the mapping was made just above and nothing refers to it.
+                        let _ = unsafe { sys::unmap(sem, len) };
+                        Err(e)
+                    }
                 }
             });
             let _ = sys::unlink(temp);
@@ -199,7 +218,8 @@ pub fn close(sem: *mut c_void) -> Result<(), Errno> {
 
 // ---- the registry: which semaphores this process has mapped, and how often ----
 
-/// One mapped semaphore. A slot whose `refs` is 0 is free.
+/// One mapped semaphore. A slot whose `refs` is 0 is free; RESERVED, held for a sem_open in
+/// progress (Slot).
 ///
 /// Every change leaves the registry whole, so that a child forked while another thread was
 /// changing it can take the lock over (Lock) and go on: an entry is filled before its `refs`
@@ -229,6 +249,9 @@ struct Page {
     entries: [Entry; PER_PAGE],
 }
 
+/// `refs` of a slot a sem_open has reserved: neither free nor live.
+const RESERVED: usize = usize::MAX;
+
 const PAGE: usize = 4096;
 const PER_PAGE: usize = (PAGE - core::mem::size_of::<usize>()) / core::mem::size_of::<Entry>();
 
@@ -243,7 +266,8 @@ impl Registry {
         while !page.is_null() {
             // SAFETY: pages are mapped by `slot` and never unmapped; the lock is held.
             let p = unsafe { &mut *page };
-            if let Some(e) = p.entries.iter_mut().find(|e| e.refs > 0 && pred(e)) {
+            let live = |e: &Entry| e.refs > 0 && e.refs != RESERVED;
+            if let Some(e) = p.entries.iter_mut().find(|e| live(e) && pred(e)) {
                 return Some(e);
             }
             page = p.next;
@@ -350,15 +374,47 @@ impl Drop for Lock {
     }
 }
 
-/// The address of the semaphore open on `fd` under `key` (the name as the caller gave it):
-/// the existing mapping if this process has one, else `mapped` (just made by the caller, with
-/// its length) or a new mapping of `fd`. A `mapped` that turns out not to be needed is
-/// unmapped.
-fn register(key: &[u8], fd: c_int, mapped: Option<(*mut u8, usize)>) -> Result<*mut c_void, Errno> {
-    let result = sys::fstat(fd).and_then(|st| {
-        #[allow(clippy::unnecessary_cast)] // u64 here, narrower on other architectures
-        let (dev, ino) = (st.st_dev as u64, st.st_ino as u64);
+/// A registry slot reserved for one sem_open, freed when dropped unless register filled it.
+struct Slot(*mut Entry);
+
+impl Slot {
+    /// Reserves a free slot, mapping the lock's page or a new page of entries if need be
+    /// (ENOMEM if one cannot be).
+    fn reserve() -> Result<Slot, Errno> {
         let _guard = Lock::take()?;
+        // SAFETY: the registry is only touched under the lock.
+        let registry = unsafe { &mut *REGISTRY.0.get() };
+        let entry = registry.slot()?;
+        entry.refs = RESERVED;
+        Ok(Slot(entry))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // The lock's page exists (reserve mapped it), so taking it cannot fail.
+        if let Ok(_guard) = Lock::take() {
+            // SAFETY: pages are never unmapped; the entry is only touched under the lock.
+            let entry = unsafe { &mut *self.0 };
+            if entry.refs == RESERVED {
+                entry.refs = 0;
+            }
+        }
+    }
+}
+
+/// The address of the semaphore open on `fd` under `key` (the name as the caller gave it) and
+/// `id` (its device and inode): the existing mapping if this process has one, else `mapped`
+/// (just made by the caller, with its length) or a new mapping of `fd`, registered in `slot`.
+/// A `mapped` that turns out not to be needed is unmapped. With `mapped`, it cannot fail.
+fn register(
+    key: &[u8],
+    (dev, ino): (u64, u64),
+    fd: c_int,
+    mapped: Option<(*mut u8, usize)>,
+    slot: &Slot,
+) -> Result<*mut c_void, Errno> {
+    let result = Lock::take().and_then(|_guard| {
         // SAFETY: the registry is only touched under the lock.
         let registry = unsafe { &mut *REGISTRY.0.get() };
         if let Some(e) = registry.find(|e| e.is(dev, ino, key)) {
@@ -378,26 +434,18 @@ fn register(key: &[u8], fd: c_int, mapped: Option<(*mut u8, usize)>) -> Result<*
         else {
             return Err(Errno(libc::ENAMETOOLONG)); // sem_open checks first: never
         };
-        match registry.slot() {
-            Ok(e) => {
-                e.dev = dev;
-                e.ino = ino;
-                e.sem = sem;
-                e.len = len;
-                e.name_len = name.len();
-                e.name[..name.len()].copy_from_slice(name);
-                fence(Ordering::Release);
-                e.refs = 1; // live from here on
-                Ok(sem)
-            }
-            Err(err) => {
-                if mapped.is_none() {
-                    // SAFETY: mapped just above, never handed out.
-                    let _ = unsafe { sys::unmap(sem, len) };
-                }
-                Err(err)
-            }
-        }
+        // SAFETY: pages are never unmapped; the slot is reserved for this call and only touched
+        // under the lock.
+        let e = unsafe { &mut *slot.0 };
+        e.dev = dev;
+        e.ino = ino;
+        e.sem = sem;
+        e.len = len;
+        e.name_len = name.len();
+        e.name[..name.len()].copy_from_slice(name);
+        fence(Ordering::Release);
+        e.refs = 1; // live from here on (and no longer RESERVED: Slot's drop leaves it)
+        Ok(sem)
     });
     if let Some((sem, len)) = mapped {
         if result != Ok(sem) {

@@ -110,6 +110,9 @@ void need_root(void);
  * with an errno. Skips the test where seccomp cannot be used (under valgrind, or not built
  * in). */
 void inject_errno(long nr, long nr2, int err);
+/* From now on system call nr fails with err when its argument number `arg` has a bit of `flag`
+ * set (its low 32 bits; little-endian machines). */
+void inject_errno_with_flag(long nr, int arg, unsigned flag, int err);
 
 /* How many descriptors this process has open. */
 int open_fds(void);

@@ -85,6 +85,9 @@ static int call_api(enum api api, const char *a, const char *b)
     return fd < 0 ? fd : 0;
 }
 
+/* When set, only calls whose fourth argument has one of these bits set fail (mmap's flags). */
+static unsigned only_with_flag;
+
 static void injected(void *arg)
 {
     struct fault *f = arg;
@@ -104,7 +107,10 @@ static void injected(void *arg)
     int existing = my_entries();
     int before = low_fds();
     long legacy = -1;
-    inject_errno(f->nr, legacy, f->err);
+    if (only_with_flag)
+        inject_errno_with_flag(f->nr, 3, only_with_flag, f->err);
+    else
+        inject_errno(f->nr, legacy, f->err);
     errno = 0;
     int ret = call_api(f->api, a, b);
     int err = errno;
@@ -189,6 +195,18 @@ TEST(faults_sem_open_create)
     run_faults(SEM_CREATE, SYS_mmap, map_errs, N(map_errs), NULL);
     run_faults(SEM_CREATE, SYS_linkat, link_errs, N(link_errs), NULL);
     run_faults(SEM_CREATE, SYS_getrandom, rand_errs, N(rand_errs), fallback);
+    done();
+}
+
+/* The registry's memory (the lock's page, a page of entries: anonymous mappings) cannot be had
+ * at a process's first sem_open: it fails with the errno and leaves no semaphore behind (the
+ * slot is reserved before the file is made, as musl does). */
+TEST(faults_sem_open_registry_memory)
+{
+    need_rtshm();
+    only_with_flag = MAP_ANONYMOUS;
+    run_faults(SEM_CREATE, SYS_mmap, map_errs, N(map_errs), NULL);
+    only_with_flag = 0;
     done();
 }
 
