@@ -1,7 +1,7 @@
 //! The BSD shared memory calls Linux libcs lack: FreeBSD's SHM_ANON and shm_rename, and
 //! OpenBSD's shm_mkstemp. Each follows its system's rules (docs/COMPAT.md cites them).
 
-use core::ffi::{c_char, c_int};
+use core::ffi::{c_char, c_int, CStr};
 
 use crate::config::{self, Dir};
 use crate::name::{self, ShmPath};
@@ -51,37 +51,51 @@ const UMASK_UNKNOWN: libc::mode_t = 0o077;
 /// the mode a named object made there would get (a default ACL on the directory replaces the
 /// umask there, and so here); where neither works, UMASK_UNKNOWN.
 fn current_umask(dir: Dir) -> libc::mode_t {
-    // "Umask:" is the third line of /proc/self/status, well inside the first 256 bytes. It is
-    // looked for at the start of a line: the first line, "Name:", shows the program's name,
-    // tabs unescaped, and whoever runs a program chooses its name.
-    let mut status = core::mem::MaybeUninit::<[u8; 256]>::uninit();
-    if let Some(text) = sys::read_proc(c"/proc/self/status", &mut status) {
-        let key = b"\nUmask:\t";
-        if let Some(at) = text
-            .windows(key.len())
-            .position(|w| w.iter().eq(key.iter()))
-        {
-            return text
-                .iter()
-                .skip(at + key.len())
-                .take_while(|b| (b'0'..=b'7').contains(b))
-                .fold(0, |m, &b| m * 8 + libc::mode_t::from(b - b'0'));
-        }
+    umask_from_proc()
+        .or_else(|| umask_from_tmpfile(dir))
+        .unwrap_or(UMASK_UNKNOWN)
+}
+
+/// The mode bits the kernel leaves out of an unnamed file (O_TMPFILE) made with mode 0777 in
+/// the objects' directory `dir`.
+#[inline(never)] // its buffers stay out of the caller's frame
+fn umask_from_tmpfile(dir: Dir) -> Option<libc::mode_t> {
+    let tmpfile = |path: &CStr| {
+        let flags = libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC;
+        let fd = sys::open(path, flags, 0o777).ok()?;
+        let st = sys::fstat(fd);
+        sys::close(fd);
+        st.ok().map(|st| !st.st_mode & 0o777)
+    };
+    match dir {
+        Dir::Default => tmpfile(name::DEFAULT_DIR),
+        Dir::Custom(d) if d.is_empty() => tmpfile(c"/"),
+        Dir::Custom(d) => d.with_c_str(tmpfile).ok().flatten(),
+        _ => None,
     }
-    let path = match dir {
-        Dir::Default => config::DEFAULT_DIR.as_ptr().cast(),
-        Dir::Custom(d) if d.is_empty() => c"/".as_ptr(),
-        Dir::Custom(d) => d.as_ptr(),
-        _ => return UMASK_UNKNOWN,
-    };
-    let flags = libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC;
-    // SAFETY: a NUL-terminated path (SharedPath keeps its NUL).
-    let Ok(fd) = (unsafe { sys::open_at(libc::AT_FDCWD, path, flags, 0o777) }) else {
-        return UMASK_UNKNOWN;
-    };
-    let st = sys::fstat(fd);
+}
+
+/// How much of /proc/self/status is read: "Umask:" is its third line, well inside.
+const STATUS_HEAD: usize = 256;
+
+/// The umask on the line that starts with "Umask:" in /proc/self/status. It is looked for at
+/// the start of a line: the first line, "Name:", shows the program's name, tabs unescaped, and
+/// whoever runs a program chooses its name.
+#[inline(never)] // its buffer stays out of the caller's frame
+fn umask_from_proc() -> Option<libc::mode_t> {
+    let mut status = [0u8; STATUS_HEAD];
+    let fd = sys::open(c"/proc/self/status", libc::O_RDONLY | libc::O_CLOEXEC, 0).ok()?;
+    let got = sys::read(fd, &mut status);
     sys::close(fd);
-    st.map_or(UMASK_UNKNOWN, |st| !st.st_mode & 0o777)
+    let text = status.get(..got.ok()?)?;
+    let key = b"\nUmask:\t";
+    let at = text.windows(key.len()).position(|w| w == key)?;
+    Some(
+        text.iter()
+            .skip(at + key.len())
+            .take_while(|b| (b'0'..=b'7').contains(b))
+            .fold(0, |m, &b| m * 8 + libc::mode_t::from(b - b'0')),
+    )
 }
 
 /// shm_rename(from, to, flags), FreeBSD's sys_shm_rename on Linux, after the names have been
@@ -93,9 +107,9 @@ pub fn rename(from: &ShmPath<'_>, to: &ShmPath<'_>, flags: c_int) -> Result<(), 
         return Ok(());
     }
     let result = match flags {
-        SHM_RENAME_NOREPLACE => sys::rename(from, to, libc::RENAME_NOREPLACE),
+        SHM_RENAME_NOREPLACE => sys::rename(from.as_c_str(), to.as_c_str(), libc::RENAME_NOREPLACE),
         SHM_RENAME_EXCHANGE => exchange(from, to),
-        _ => sys::rename(from, to, 0),
+        _ => sys::rename(from.as_c_str(), to.as_c_str(), 0),
     };
     result.map_err(|e| match e {
         // As for unlink: the sticky directory's refusal is EACCES, FreeBSD's answer.
@@ -109,6 +123,7 @@ pub fn rename(from: &ShmPath<'_>, to: &ShmPath<'_>, flags: c_int) -> Result<(), 
 /// (RENAME_NOREPLACE), so there is never a moment when neither name exists, and an object
 /// that appears at `to` meanwhile is swapped after all.
 fn exchange(from: &ShmPath<'_>, to: &ShmPath<'_>) -> Result<(), Errno> {
+    let (from, to) = (from.as_c_str(), to.as_c_str());
     loop {
         match sys::rename(from, to, libc::RENAME_EXCHANGE) {
             Err(Errno(libc::ENOENT)) => match sys::rename(from, to, libc::RENAME_NOREPLACE) {
@@ -157,7 +172,7 @@ pub unsafe fn mkstemp(
         let start = bytes.len() - xs;
         for _ in 0..MKSTEMP_TRIES {
             // SAFETY: the X's are the last `xs` bytes of the copy, all initialised.
-            sys::random_letters(unsafe { core::slice::from_raw_parts_mut(trial.add(start), xs) });
+            crate::temp::letters(unsafe { core::slice::from_raw_parts_mut(trial.add(start), xs) });
             match open(trial.cast_const().cast()) {
                 Ok(fd) => {
                     // SAFETY: the template is writable for its length (the caller's contract)

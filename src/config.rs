@@ -26,9 +26,6 @@ use crate::warn;
 
 pub use crate::name::DIR_MAX;
 
-/// The default directory, without its slash, NUL-terminated.
-pub const DEFAULT_DIR: &[u8] = b"/dev/shm\0";
-
 /// Where objects live, as a call sees it.
 #[derive(Clone, Copy)]
 pub enum Dir {
@@ -152,7 +149,7 @@ fn published() -> Dir {
 /// unusable. A directory not checked yet (it does not exist yet) is returned as it is set.
 pub fn dir_c_string() -> *const c_char {
     match dir() {
-        Dir::Default => DEFAULT_DIR.as_ptr().cast(),
+        Dir::Default => name::DEFAULT_DIR.as_ptr(),
         Dir::Invalid => core::ptr::null(),
         Dir::Custom(_) | Dir::Unavailable(_) if DIR.is_empty() => c"/".as_ptr(),
         Dir::Custom(_) | Dir::Unavailable(_) => DIR.as_ptr(),

@@ -20,6 +20,7 @@ mod name;
 mod safedir;
 mod sem;
 mod sys;
+mod temp;
 #[cfg(feature = "shared-object")]
 mod versions;
 mod warn;
@@ -275,7 +276,7 @@ unsafe fn open(name: *const c_char, oflag: c_int, mode: mode_t) -> Result<c_int,
 #[inline(always)]
 fn open_path(path: &name::ShmPath<'_>, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
     let flags = oflag | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_LARGEFILE;
-    sys::open(path, flags, mode).map_err(|e| match e {
+    sys::open(path.as_c_str(), flags, mode).map_err(|e| match e {
         // A directory is one more unsuitable name, not an error POSIX lists.
         Errno(libc::EISDIR) => Errno(libc::EINVAL),
         e => e,
@@ -314,11 +315,13 @@ unsafe fn unlink<const SEM: bool>(name: *const c_char) -> c_int {
     match unsafe { prepare::<SEM>(name, libc::ENOENT, func, None) } {
         // The last call, as in shm_open.
         Ok((rest, dir, _)) => name::with_path::<SEM, _>(rest, dir, |path| {
-            let unlinked = path.and_then(sys::unlink).map_err(|e| match e {
-                // POSIX names EACCES for an unlink the sticky directory refuses.
-                Errno(libc::EPERM) => Errno(libc::EACCES),
-                e => e,
-            });
+            let unlinked = path
+                .and_then(|p| sys::unlink(p.as_c_str()))
+                .map_err(|e| match e {
+                    // POSIX names EACCES for an unlink the sticky directory refuses.
+                    Errno(libc::EPERM) => Errno(libc::EACCES),
+                    e => e,
+                });
             c_return(unlinked.map(|()| 0))
         }),
         Err(e) => c_return(Err(e)),

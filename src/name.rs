@@ -9,7 +9,7 @@
 //! A valid name is read once, by glibc's vectorised strchrnul, which finds the end of the rest
 //! and any slash in it in one pass; the slower checks run only for names already invalid.
 
-use core::ffi::{c_char, c_int};
+use core::ffi::{c_char, c_int, CStr};
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -23,7 +23,19 @@ pub const PATH_MAX: usize = 4096;
 /// PATH_MAX.
 pub const DIR_MAX: usize = PATH_MAX - 1 - NAME_MAX - 1;
 
-const SHM_DIR: &[u8] = b"/dev/shm/";
+/// Where objects live when RTSHM_DIR is unset.
+pub const DEFAULT_DIR: &CStr = c"/dev/shm";
+/// DEFAULT_DIR and a slash: the start of every path in it.
+const SHM_DIR: &[u8] = &{
+    let dir = DEFAULT_DIR.to_bytes();
+    let mut out = [b'/'; DEFAULT_DIR.count_bytes() + 1];
+    let mut i = 0;
+    while i < dir.len() {
+        out[i] = dir[i];
+        i += 1;
+    }
+    out
+};
 /// Named semaphores are files "sem.<name>" beside the shared memory objects, as in glibc.
 const SEM_PREFIX: &[u8] = b"sem.";
 /// The room a path gets on the stack: "/dev/shm/", a NAME_MAX-byte file name and the NUL, what
@@ -50,8 +62,10 @@ impl ShmPath<'_> {
     }
 
     /// The path as a C string.
-    pub fn as_ptr(&self) -> *const c_char {
-        self.0.as_ptr().cast()
+    pub fn as_c_str(&self) -> &CStr {
+        // SAFETY: write_path, which makes every ShmPath, ends it with its one NUL: a directory
+        // from the environment and a name up to its NUL hold none.
+        unsafe { CStr::from_bytes_with_nul_unchecked(self.0) }
     }
 }
 
@@ -118,6 +132,23 @@ impl SharedPath {
     /// The path as a C string, for C callers (rtshm_dir).
     pub fn as_ptr(&self) -> *const c_char {
         self.words.as_ptr().cast()
+    }
+
+    /// Calls `f` with a copy of the path as a C string (ENOMEM where a long path's room cannot
+    /// be mapped). A copy: another thread may be storing the same bytes meanwhile.
+    pub fn with_c_str<R>(&self, f: impl FnOnce(&CStr) -> R) -> Result<R, Errno> {
+        let len = self.len();
+        with_room(len + 1, |room| {
+            self.copy_to(room);
+            room[len].write(0);
+            // SAFETY: the first `len` bytes are the path, which holds no NUL, the next its NUL:
+            // all written just above, inside the room.
+            let path = unsafe {
+                let bytes = core::slice::from_raw_parts(room.as_ptr().cast::<u8>(), len + 1);
+                CStr::from_bytes_with_nul_unchecked(bytes)
+            };
+            Ok(f(path))
+        })
     }
 }
 

@@ -20,7 +20,7 @@
 //! walked in turn, up to 40 of them, the kernel's limit. Its buffers are in a mapping of its
 //! own: the first call may run in a signal handler on a small stack.
 
-use core::ffi::c_int;
+use core::ffi::{c_int, CStr};
 
 use crate::name::{NAME_MAX, PATH_MAX};
 use crate::sys::{self, Errno};
@@ -167,15 +167,14 @@ enum Step {
 /// a path to an object in it will be: not if an automount or a mount over it leads elsewhere.
 fn reached(w: &mut Work, len: usize, fd: c_int) -> Result<Verdict, Why> {
     let path = w.path.get(..len).unwrap_or_default();
-    if put(&mut w.link, 0, path)
-        .and_then(|at| put(&mut w.link, at, b"/.\0"))
-        .is_none()
-    {
+    let Some(end) = put(&mut w.link, 0, path).and_then(|at| put(&mut w.link, at, b"/.\0")) else {
         return Err(Why::Unchecked(Errno(libc::ENAMETOOLONG)));
-    }
+    };
     let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
-    // SAFETY: `link` starts with the path, "/." and a NUL, written just above.
-    let through = match unsafe { sys::open_at(libc::AT_FDCWD, w.link.as_ptr().cast(), flags, 0) } {
+    // SAFETY: the path (from the environment and symbolic links' targets, which hold no NUL),
+    // "/." and its NUL, written just above, end at `end`.
+    let link = unsafe { CStr::from_bytes_with_nul_unchecked(&w.link[..end]) };
+    let through = match sys::open(link, flags, 0) {
         Ok(through) => through,
         Err(e) => {
             return match failed(e) {
@@ -238,8 +237,11 @@ fn walk(w: &mut Work, len: usize, fd: &mut c_int) -> Result<Verdict, (usize, Why
             }
         };
         let flags = libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-        // SAFETY: `name` ends with its NUL (comp's is written with the name).
-        let opened = unsafe { sys::open_at(base, name.as_ptr().cast(), flags, 0) };
+        // SAFETY: `name` is "/", ".." or a component of the path, each with its one NUL (comp's
+        // is written with the name); the path comes from the environment and symbolic links'
+        // targets, which hold no NUL.
+        let name = unsafe { CStr::from_bytes_with_nul_unchecked(name) };
+        let opened = sys::open_at(base, name, flags, 0);
         let entered = opened.and_then(|next| match sys::fstat(next) {
             Ok(st) => Ok((next, st)),
             Err(e) => {

@@ -93,13 +93,16 @@ fn open_existing(
     slot: &Slot,
 ) -> Result<*mut c_void, Errno> {
     let flags = (oflag & !(libc::O_CREAT | libc::O_ACCMODE)) | libc::O_NOFOLLOW | libc::O_RDWR;
-    let fd = sys::open(path, flags | libc::O_CLOEXEC, 0)?;
+    let fd = sys::open(path.as_c_str(), flags | libc::O_CLOEXEC, 0)?;
     let result = file_id(fd).and_then(|id| register(key, id, fd, None, slot));
     sys::close(fd);
     result
 }
 
-/// The device and inode of the file open on `fd`: with the name, a semaphore's key.
+/// The device and inode of the file open on `fd`: with the name, a semaphore's key. Never
+/// inlined: the struct stat is on the stack only for the call (sem_open's stack stays within
+/// glibc's, BENCHMARKS.md).
+#[inline(never)]
 fn file_id(fd: c_int) -> Result<(u64, u64), Errno> {
     let st = sys::fstat(fd)?;
     #[allow(clippy::unnecessary_cast)] // u64 here, narrower on other architectures
@@ -125,13 +128,15 @@ fn create(
         let made = name::with_path::<true, _>(&temp, dir, |temp| {
             let temp = temp?;
             let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC;
-            let fd = match sys::open(temp, flags, mode) {
+            let fd = match sys::open(temp.as_c_str(), flags, mode) {
                 Ok(fd) => fd,
                 Err(Errno(libc::EEXIST)) => return Ok(None), // the temporary name is taken
                 Err(e) => return Err(e),
             };
             let result = fill(fd, value).and_then(|(sem, len)| {
-                match file_id(fd).and_then(|id| sys::link(temp, path).map(|()| id)) {
+                match file_id(fd)
+                    .and_then(|id| sys::link(temp.as_c_str(), path.as_c_str()).map(|()| id))
+                {
                     Ok(id) => register(key, id, fd, Some((sem, len)), slot),
                     Err(e) => {
                         // SAFETY: the mapping was made just above and nothing refers to it.
@@ -140,7 +145,7 @@ fn create(
                     }
                 }
             });
-            let _ = sys::unlink(temp);
+            let _ = sys::unlink(temp.as_c_str());
             sys::close(fd);
             result.map(Some)
         });
@@ -191,7 +196,7 @@ fn fill(fd: c_int, value: c_uint) -> Result<(*mut u8, usize), Errno> {
 /// "XXXXXX" made random: a temporary semaphore's name.
 fn temp_name() -> [u8; 6] {
     let mut out = [0u8; 6];
-    sys::random_letters(&mut out);
+    crate::temp::letters(&mut out);
     out
 }
 
