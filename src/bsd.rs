@@ -3,12 +3,13 @@
 
 use core::ffi::{c_char, c_int, CStr};
 
+use crate::compat;
 use crate::config::{self, Dir};
 use crate::name::{self, ShmPath};
+use crate::place;
+use crate::shm;
 use crate::sys::{self, Errno};
 
-/// FreeBSD's SHM_ANON: the name pointer (char *)1.
-pub const SHM_ANON: usize = 1;
 /// shm_rename: fail with EEXIST rather than replace an existing target.
 pub const SHM_RENAME_NOREPLACE: c_int = 1;
 /// shm_rename: swap the two objects atomically (a plain rename when the target is missing).
@@ -98,12 +99,37 @@ fn umask_from_proc() -> Option<libc::mode_t> {
     )
 }
 
-/// shm_rename(from, to, flags), FreeBSD's sys_shm_rename on Linux, after the names have been
-/// checked and mapped: atomic, through renameat2.
-pub fn rename(from: &ShmPath<'_>, to: &ShmPath<'_>, flags: c_int) -> Result<(), Errno> {
+/// shm_rename(from, to, flags), FreeBSD's sys_shm_rename on Linux: atomic, through
+/// renameat2. Other flags, both flags, or SHM_ANON on either side are EINVAL; then each name
+/// is checked and resolved as shm_open's (RTSHM_COMPAT included), `from` first.
+///
+/// # Safety
+/// `from` and `to` are NULL, SHM_ANON, or point to NUL-terminated strings.
+pub unsafe fn rename(from: *const c_char, to: *const c_char, flags: c_int) -> Result<(), Errno> {
+    let known = SHM_RENAME_NOREPLACE | SHM_RENAME_EXCHANGE;
+    if flags & !known != 0 || flags == known || place::is_anon(from) || place::is_anon(to) {
+        return Err(Errno(libc::EINVAL));
+    }
+    let plain = config::plain_default();
+    let resolve = |name| {
+        if !plain {
+            // SAFETY: the caller's contract for the names.
+            unsafe { compat::adjust("shm_rename", name, None) }?;
+        }
+        // SAFETY: as above.
+        unsafe { place::resolve::<false>(plain, name) }.map_err(|e| e.errno(libc::EINVAL))
+    };
+    let from = resolve(from)?;
+    let to = resolve(to)?;
+    name::with_path::<false, _>(from.rest, from.dir, |from| {
+        name::with_path::<false, _>(to.rest, to.dir, |to| rename_paths(from?, to?, flags))
+    })
+}
+
+/// shm_rename on the two paths.
+fn rename_paths(from: &ShmPath<'_>, to: &ShmPath<'_>, flags: c_int) -> Result<(), Errno> {
     // "Rename with from/to equal is a no-op" (FreeBSD compares the names).
-    let (a, b) = (from.as_bytes_with_nul(), to.as_bytes_with_nul());
-    if a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y) {
+    if from.as_bytes_with_nul() == to.as_bytes_with_nul() {
         return Ok(());
     }
     let result = match flags {
@@ -111,11 +137,8 @@ pub fn rename(from: &ShmPath<'_>, to: &ShmPath<'_>, flags: c_int) -> Result<(), 
         SHM_RENAME_EXCHANGE => exchange(from, to),
         _ => sys::rename(from.as_c_str(), to.as_c_str(), 0),
     };
-    result.map_err(|e| match e {
-        // As for unlink: the sticky directory's refusal is EACCES, FreeBSD's answer.
-        Errno(libc::EPERM) => Errno(libc::EACCES),
-        e => e,
-    })
+    // As for unlink: the sticky directory's refusal is EACCES, FreeBSD's answer.
+    result.map_err(place::refused)
 }
 
 /// FreeBSD's EXCHANGE: swap, or, with no object at `to`, a plain rename. renameat2 says
@@ -137,30 +160,35 @@ fn exchange(from: &ShmPath<'_>, to: &ShmPath<'_>) -> Result<(), Errno> {
 
 /// How many names shm_mkstemp tries before giving up with EEXIST.
 const MKSTEMP_TRIES: usize = 100;
+/// How many trailing X's a template needs, at least (OpenBSD's).
+const MKSTEMP_XS: usize = 6;
+/// Zero bytes after a trial name's NUL, for strchrnul's aligned reads (glibc reads up to 64
+/// bytes at a time).
+const STRCHRNUL_SLACK: usize = 64;
 
 /// shm_mkstemp(template), OpenBSD's: at least six trailing X's, replaced by random letters and
 /// digits until shm_open(O_RDWR | O_CREAT | O_EXCL, 0600) makes a new object; the template is
-/// changed in place only on success. `open` is shm_open's own path.
+/// changed in place only on success. NULL is EFAULT.
 ///
 /// # Safety
-/// `template` points to a writable NUL-terminated string.
-pub unsafe fn mkstemp(
-    template: *mut c_char,
-    open: impl Fn(*const c_char) -> Result<c_int, Errno>,
-) -> Result<c_int, Errno> {
+/// `template` is NULL or points to a writable NUL-terminated string.
+pub unsafe fn mkstemp(template: *mut c_char) -> Result<c_int, Errno> {
+    if template.is_null() {
+        return Err(Errno(libc::EFAULT));
+    }
     // SAFETY: the caller's contract.
     let bytes = unsafe { name::c_bytes(template) };
     let xs = bytes.iter().rev().take_while(|&&b| b == b'X').count();
-    if xs < 6 {
+    if xs < MKSTEMP_XS {
         return Err(Errno(libc::EINVAL));
     }
     if bytes.len() >= name::PATH_MAX {
         return Err(Errno(libc::ENAMETOOLONG));
     }
-    // The trial names are made in a copy, and the NUL and defined bytes after it: glibc's
+    // The trial names are made in a copy, with the NUL and defined bytes after it: glibc's
     // vectorised strchrnul reads whole aligned blocks past the end of a string, and memcheck
     // would see those bytes undefined.
-    let room = (bytes.len() + 64).min(name::PATH_MAX);
+    let room = (bytes.len() + STRCHRNUL_SLACK).min(name::PATH_MAX);
     name::with_room(room, |room| {
         for (r, b) in room
             .iter_mut()
@@ -170,10 +198,12 @@ pub unsafe fn mkstemp(
         }
         let trial: *mut u8 = room.as_mut_ptr().cast();
         let start = bytes.len() - xs;
+        let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
         for _ in 0..MKSTEMP_TRIES {
             // SAFETY: the X's are the last `xs` bytes of the copy, all initialised.
             crate::temp::letters(unsafe { core::slice::from_raw_parts_mut(trial.add(start), xs) });
-            match open(trial.cast_const().cast()) {
+            // SAFETY: the copy is NUL-terminated (its bytes after the name are zero).
+            match unsafe { shm::open(trial.cast_const().cast(), exclusive, 0o600, |r| r) } {
                 Ok(fd) => {
                     // SAFETY: the template is writable for its length (the caller's contract)
                     // and the trial name is as long.

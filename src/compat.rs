@@ -5,8 +5,9 @@
 
 use core::ffi::{c_char, c_int};
 
-use crate::config::Compat;
+use crate::config::{self, Compat, Dir};
 use crate::name;
+use crate::place;
 use crate::sys::Errno;
 use crate::warn;
 
@@ -14,6 +15,31 @@ use crate::warn;
 const FREEBSD_MAXPATHLEN: usize = 1024;
 /// macOS's PSHMNAMLEN: the longest name, leading slash included.
 const MACOS_PSHMNAMLEN: usize = 31;
+
+/// The flags a call of `func` on `name` (with `oflag` for shm_open; 0 for the calls without
+/// flags) goes on with under RTSHM_COMPAT, or the errno the stricter system would answer; the
+/// flags as given when RTSHM_COMPAT is off, and for a name that is not a string or an unusable
+/// RTSHM_DIR, which place::resolve answers. Called only when objects are not in /dev/shm with
+/// RTSHM_COMPAT off (config::plain_default), so never on the usual path.
+///
+/// # Safety
+/// `name` is NULL, SHM_ANON, or points to a NUL-terminated string.
+#[cold]
+#[inline(never)]
+pub unsafe fn adjust(
+    func: &str,
+    name: *const c_char,
+    oflag: Option<c_int>,
+) -> Result<c_int, Errno> {
+    let flags = oflag.unwrap_or(0);
+    let (mode, log) = config::compat();
+    let string = !name.is_null() && !place::is_anon(name);
+    if mode == Compat::Off || !string || matches!(config::dir(), Dir::Invalid) {
+        return Ok(flags);
+    }
+    // SAFETY: not NULL or SHM_ANON, so a NUL-terminated string by the caller's contract.
+    unsafe { check(mode, log, func, name, oflag) }
+}
 
 /// Checks a call of `func` on `name` (with `oflag` for shm_open) against `mode`'s rules.
 /// Returns the flags to use (FreeBSD ignores O_TRUNC without O_RDWR), or the errno that system

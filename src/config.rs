@@ -102,6 +102,7 @@ impl Compat {
 }
 
 /// Whether objects live in /dev/shm and RTSHM_COMPAT is off: then no other setting matters.
+/// One load and compare: the usual case's whole cost.
 #[inline(always)]
 pub fn plain_default() -> bool {
     STATE.load(Ordering::Acquire) == DEFAULT

@@ -17,8 +17,10 @@ mod bsd;
 mod compat;
 mod config;
 mod name;
+mod place;
 mod safedir;
 mod sem;
+mod shm;
 mod sys;
 mod temp;
 #[cfg(feature = "shared-object")]
@@ -27,9 +29,7 @@ mod warn;
 
 use core::ffi::{c_char, c_int, c_uint, c_void};
 
-use config::{Compat, Dir};
 use libc::mode_t;
-use name::{NameError, SharedPath};
 use sys::Errno;
 
 // A library or program linked with librtshm.a calls this copy of the functions: protected
@@ -79,17 +79,11 @@ pub mod fuzzing {
 /// `name` must be NULL or point to a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn shm_open(name: *const c_char, oflag: c_int, mode: mode_t) -> c_int {
-    if name as usize == bsd::SHM_ANON {
+    if place::is_anon(name) {
         return c_return(bsd::open_anon(oflag, mode));
     }
     // SAFETY: the caller's contract for `name`.
-    match unsafe { prepare::<false>(name, libc::EINVAL, "shm_open", Some(oflag)) } {
-        // The last call, so that this function's frame is gone while the path is on the stack.
-        Ok((rest, dir, oflag)) => name::with_path::<false, _>(rest, dir, move |path| {
-            c_return(path.and_then(|path| open_path(path, oflag, mode)))
-        }),
-        Err(e) => c_return(Err(e)),
-    }
+    unsafe { shm::open(name, oflag, mode, c_return) }
 }
 
 /// Removes the name of a POSIX shared memory object; the memory goes when the last mapping and
@@ -105,7 +99,7 @@ pub unsafe extern "C" fn shm_open(name: *const c_char, oflag: c_int, mode: mode_
 #[no_mangle]
 pub unsafe extern "C" fn shm_unlink(name: *const c_char) -> c_int {
     // SAFETY: the caller's contract for `name`.
-    unsafe { unlink::<false>(name) }
+    unsafe { shm::unlink::<false, _>(name, c_return) }
 }
 
 /// The directory that holds shared memory objects and named semaphores: RTSHM_DIR without its
@@ -133,7 +127,7 @@ pub extern "C" fn rtshm_dir() -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn shm_rename(from: *const c_char, to: *const c_char, flags: c_int) -> c_int {
     // SAFETY: the caller's contract for the names.
-    c_return(unsafe { rename(from, to, flags) }.map(|()| 0))
+    c_return(unsafe { bsd::rename(from, to, flags) }.map(|()| 0))
 }
 
 /// Creates and opens a new shared memory object with a unique name: OpenBSD's shm_mkstemp.
@@ -145,13 +139,8 @@ pub unsafe extern "C" fn shm_rename(from: *const c_char, to: *const c_char, flag
 /// `template` must be NULL or point to a writable NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn shm_mkstemp(template: *mut c_char) -> c_int {
-    if template.is_null() {
-        return c_return(Err(Errno(libc::EFAULT)));
-    }
-    let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
-    // SAFETY: a writable NUL-terminated string by the caller's contract; each trial name is a
-    // NUL-terminated copy of it.
-    c_return(unsafe { bsd::mkstemp(template, |trial| open(trial, exclusive, 0o600)) })
+    // SAFETY: the caller's contract for `template`.
+    c_return(unsafe { bsd::mkstemp(template) })
 }
 
 /// Opens a named semaphore, creating it with O_CREAT (then `mode` and `value` are read, as the
@@ -171,22 +160,7 @@ pub unsafe extern "C" fn sem_open(
     value: c_uint,
 ) -> *mut c_void {
     // SAFETY: the caller's contract for `name`.
-    let opened = unsafe { prepare::<true>(name, libc::EINVAL, "sem_open", None) }.and_then(
-        |(rest, dir, _)| {
-            // SAFETY: prepare accepted `name`: a NUL-terminated string.
-            let len = unsafe { name::c_bytes(name) }.len();
-            if len > name::NAME_MAX {
-                // glibc keys its registry by the name as given and fails (errno unset) when that
-                // is longer than NAME_MAX, even with a short rest.
-                return Err(Errno(libc::ENAMETOOLONG));
-            }
-            name::with_path::<true, _>(rest, dir, |path| {
-                // SAFETY: as above; at most NAME_MAX bytes.
-                path.and_then(|path| unsafe { sem::open(name, path, dir, oflag, mode, value) })
-            })
-        },
-    );
-    opened.unwrap_or_else(|e| {
+    unsafe { sem::open(name, oflag, mode, value) }.unwrap_or_else(|e| {
         sys::set_errno(e);
         core::ptr::null_mut() // SEM_FAILED
     })
@@ -210,122 +184,7 @@ pub unsafe extern "C" fn sem_close(sem: *mut c_void) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn sem_unlink(name: *const c_char) -> c_int {
     // SAFETY: the caller's contract for `name`.
-    unsafe { unlink::<true>(name) }
-}
-
-/// What a call on `name` needs before its path can be built: the file name (a semaphore's
-/// with SEM), the directory it is in (None: /dev/shm) and the flags to use; or the errno for an
-/// unusable RTSHM_DIR, a NULL (or SHM_ANON) name, a name RTSHM_COMPAT refuses, or an
-/// unmappable name (`invalid` for an invalid one: the open and unlink functions differ there,
-/// as in glibc). `func` and `oflag` are for RTSHM_COMPAT, which applies to the shared memory
-/// calls (`oflag`: shm_open's flags).
-///
-/// # Safety
-/// `name` is NULL, SHM_ANON, or points to a NUL-terminated string that outlives `'a`.
-#[inline(always)]
-unsafe fn prepare<'a, const SEM: bool>(
-    name: *const c_char,
-    invalid: c_int,
-    func: &str,
-    oflag: Option<c_int>,
-) -> Result<(&'a [u8], Option<&'static SharedPath>, c_int), Errno> {
-    // The usual case, /dev/shm and no RTSHM_COMPAT, costs one load and compare.
-    let plain = config::plain_default();
-    let dir = if plain { Dir::Default } else { config::dir() };
-    if let Dir::Invalid = dir {
-        return Err(Errno(libc::EINVAL));
-    }
-    if name.is_null() || name as usize == bsd::SHM_ANON {
-        return Err(Errno(libc::EFAULT));
-    }
-    let mut flags = oflag.unwrap_or(0);
-    if !SEM && !plain {
-        let (mode, log) = config::compat();
-        if mode != Compat::Off {
-            // SAFETY: not NULL or SHM_ANON, so a NUL-terminated string by the contract.
-            flags = unsafe { compat::check(mode, log, func, name, oflag) }?;
-        }
-    }
-    // SAFETY: not NULL or SHM_ANON, so a NUL-terminated string by the caller's contract.
-    let rest = unsafe { name::file_name::<SEM>(name) }.map_err(|e| match e {
-        NameError::Invalid => Errno(invalid),
-        NameError::TooLong => Errno(libc::ENAMETOOLONG),
-    })?;
-    match dir {
-        Dir::Custom(dir) => Ok((rest, Some(dir), flags)),
-        // The kernel would say the same of a missing directory, after the name's checks.
-        Dir::Unavailable(e) => Err(e),
-        _ => Ok((rest, None, flags)),
-    }
-}
-
-/// shm_open's path for shm_mkstemp.
-///
-/// # Safety
-/// `name` is NULL, SHM_ANON, or points to a NUL-terminated string.
-unsafe fn open(name: *const c_char, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
-    // SAFETY: the caller's contract for `name`.
-    let (rest, dir, oflag) =
-        unsafe { prepare::<false>(name, libc::EINVAL, "shm_open", Some(oflag)) }?;
-    name::with_path::<false, _>(rest, dir, |path| {
-        path.and_then(|path| open_path(path, oflag, mode))
-    })
-}
-
-/// shm_open's system call, once the path is made.
-#[inline(always)]
-fn open_path(path: &name::ShmPath<'_>, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
-    let flags = oflag | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_LARGEFILE;
-    sys::open(path.as_c_str(), flags, mode).map_err(|e| match e {
-        // A directory is one more unsuitable name, not an error POSIX lists.
-        Errno(libc::EISDIR) => Errno(libc::EINVAL),
-        e => e,
-    })
-}
-
-/// shm_rename.
-///
-/// # Safety
-/// `from` and `to` are NULL, SHM_ANON, or point to NUL-terminated strings.
-unsafe fn rename(from: *const c_char, to: *const c_char, flags: c_int) -> Result<(), Errno> {
-    let known = bsd::SHM_RENAME_NOREPLACE | bsd::SHM_RENAME_EXCHANGE;
-    if flags & !known != 0 || flags == known {
-        return Err(Errno(libc::EINVAL));
-    }
-    if from as usize == bsd::SHM_ANON || to as usize == bsd::SHM_ANON {
-        return Err(Errno(libc::EINVAL));
-    }
-    // SAFETY: the caller's contract for the names.
-    let (from, dir, _) = unsafe { prepare::<false>(from, libc::EINVAL, "shm_rename", None) }?;
-    // SAFETY: as above.
-    let (to, _, _) = unsafe { prepare::<false>(to, libc::EINVAL, "shm_rename", None) }?;
-    name::with_path::<false, _>(from, dir, |from| {
-        name::with_path::<false, _>(to, dir, |to| bsd::rename(from?, to?, flags))
-    })
-}
-
-/// shm_unlink, or with SEM sem_unlink: 0, or -1 with errno set.
-///
-/// # Safety
-/// `name` is NULL or points to a NUL-terminated string.
-#[inline(always)]
-unsafe fn unlink<const SEM: bool>(name: *const c_char) -> c_int {
-    let func = if SEM { "sem_unlink" } else { "shm_unlink" };
-    // SAFETY: the caller's contract for `name`.
-    match unsafe { prepare::<SEM>(name, libc::ENOENT, func, None) } {
-        // The last call, as in shm_open.
-        Ok((rest, dir, _)) => name::with_path::<SEM, _>(rest, dir, |path| {
-            let unlinked = path
-                .and_then(|p| sys::unlink(p.as_c_str()))
-                .map_err(|e| match e {
-                    // POSIX names EACCES for an unlink the sticky directory refuses.
-                    Errno(libc::EPERM) => Errno(libc::EACCES),
-                    e => e,
-                });
-            c_return(unlinked.map(|()| 0))
-        }),
-        Err(e) => c_return(Err(e)),
-    }
+    unsafe { sem::unlink(name, c_return) }
 }
 
 /// The C convention: the value, or -1 with errno set.

@@ -15,7 +15,10 @@ use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_uint, c_void};
 use core::sync::atomic::{fence, AtomicPtr, AtomicU32, Ordering};
 
+use crate::config;
 use crate::name::{self, SharedPath, NAME_MAX};
+use crate::place::{self, Place};
+use crate::shm;
 use crate::sys::{self, Errno};
 
 /// sizeof(sem_t) in glibc.
@@ -50,20 +53,63 @@ fn sem_image(value: c_uint) -> [u8; SEM_SIZE] {
     image
 }
 
-/// sem_open, after the name has been mapped to `path` in the namespace directory `dir`.
+/// A semaphore's key in the registry, with its device and inode: the name as the caller gave
+/// it, at most NAME_MAX bytes (glibc keys its registry by it too, and fails when it is longer,
+/// even with a short file name).
+#[derive(Clone, Copy)]
+struct Key<'a>(&'a [u8]);
+
+impl<'a> Key<'a> {
+    /// The key of `name`, or ENAMETOOLONG.
+    fn new(name: &'a [u8]) -> Result<Key<'a>, Errno> {
+        if name.len() > NAME_MAX {
+            return Err(Errno(libc::ENAMETOOLONG));
+        }
+        Ok(Key(name))
+    }
+}
+
+/// sem_open: the semaphore `name` names, opened or (with O_CREAT) created with `mode` and
+/// `value`, mapped once per process.
 ///
 /// # Safety
-/// `name` points to a NUL-terminated string of at most NAME_MAX bytes.
+/// `name` is NULL, SHM_ANON, or points to a NUL-terminated string.
+#[inline(always)] // in sem_open's own frame: its stack stays within glibc's (BENCHMARKS.md)
 pub unsafe fn open(
     name: *const c_char,
+    oflag: c_int,
+    mode: libc::mode_t,
+    value: c_uint,
+) -> Result<*mut c_void, Errno> {
+    // SAFETY: the caller's contract for `name`.
+    let Place { rest, dir } = unsafe { place::resolve::<true>(config::plain_default(), name) }
+        .map_err(|e| e.errno(libc::EINVAL))?;
+    // SAFETY: resolved, so not NULL or SHM_ANON: a NUL-terminated string.
+    let key = Key::new(unsafe { name::c_bytes(name) })?;
+    name::with_path::<true, _>(rest, dir, |path| {
+        open_path(key, path?, dir, oflag, mode, value)
+    })
+}
+
+/// sem_unlink: removes the semaphore's file, as shm_unlink removes an object's.
+///
+/// # Safety
+/// `name` is NULL, SHM_ANON, or points to a NUL-terminated string.
+#[inline(always)]
+pub unsafe fn unlink<R>(name: *const c_char, done: impl FnOnce(Result<c_int, Errno>) -> R) -> R {
+    // SAFETY: the caller's contract.
+    unsafe { shm::unlink::<true, R>(name, done) }
+}
+
+/// sem_open once the semaphore's path is made.
+fn open_path(
+    key: Key<'_>,
     path: &name::ShmPath<'_>,
     dir: Option<&SharedPath>,
     oflag: c_int,
     mode: libc::mode_t,
     value: c_uint,
 ) -> Result<*mut c_void, Errno> {
-    // SAFETY: the caller's contract.
-    let key = unsafe { name::c_bytes(name) };
     // The registry's room first, as musl does: once a semaphore is linked into place, nothing
     // can fail, so a failed sem_open never leaves one behind.
     let slot = Slot::reserve()?;
@@ -87,7 +133,7 @@ pub unsafe fn open(
 /// Opens an existing semaphore: read-write whatever the access mode asked, with the caller's
 /// other flags, never through a symbolic link.
 fn open_existing(
-    key: &[u8],
+    key: Key<'_>,
     path: &name::ShmPath<'_>,
     oflag: c_int,
     slot: &Slot,
@@ -112,7 +158,7 @@ fn file_id(fd: c_int) -> Result<(u64, u64), Errno> {
 /// Creates a semaphore under a temporary name, fills it, maps it, and links it into place;
 /// registering it then cannot fail (`slot` is reserved).
 fn create(
-    key: &[u8],
+    key: Key<'_>,
     path: &name::ShmPath<'_>,
     dir: Option<&SharedPath>,
     mode: libc::mode_t,
@@ -243,8 +289,8 @@ struct Entry {
 
 impl Entry {
     /// Whether this entry is the semaphore `key` names on (dev, ino).
-    fn is(&self, dev: u64, ino: u64, key: &[u8]) -> bool {
-        self.dev == dev && self.ino == ino && self.name.get(..self.name_len) == Some(key)
+    fn is(&self, dev: u64, ino: u64, key: Key<'_>) -> bool {
+        self.dev == dev && self.ino == ino && self.name.get(..self.name_len) == Some(key.0)
     }
 }
 
@@ -413,7 +459,7 @@ impl Drop for Slot {
 /// (just made by the caller, with its length) or a new mapping of `fd`, registered in `slot`.
 /// A `mapped` that turns out not to be needed is unmapped. With `mapped`, it cannot fail.
 fn register(
-    key: &[u8],
+    key: Key<'_>,
     (dev, ino): (u64, u64),
     fd: c_int,
     mapped: Option<(*mut u8, usize)>,
@@ -433,12 +479,6 @@ fn register(
                 (sys::map(len, fd)?, len)
             }
         };
-        let Some(name) = key
-            .get(..NAME_MAX.min(key.len()))
-            .filter(|k| k.len() == key.len())
-        else {
-            return Err(Errno(libc::ENAMETOOLONG)); // sem_open checks first: never
-        };
         // SAFETY: pages are never unmapped; the slot is reserved for this call and only touched
         // under the lock.
         let e = unsafe { &mut *slot.0 };
@@ -446,8 +486,8 @@ fn register(
         e.ino = ino;
         e.sem = sem;
         e.len = len;
-        e.name_len = name.len();
-        e.name[..name.len()].copy_from_slice(name);
+        e.name_len = key.0.len();
+        e.name[..key.0.len()].copy_from_slice(key.0); // at most NAME_MAX: Key
         fence(Ordering::Release);
         e.refs = 1; // live from here on (and no longer RESERVED: Slot's drop leaves it)
         Ok(sem)
