@@ -181,8 +181,10 @@ pub unsafe fn file_name<'a, const SEM: bool>(name: *const c_char) -> Result<&'a 
             return Err(NameError::TooLong);
         }
     }
-    // SAFETY: `start` is within the string; strchrnul reads up to its first slash or its NUL.
+    // SAFETY: `start` is within the string (the bytes before it are slashes, not its NUL).
     let rest = unsafe { name.add(start) };
+    // SAFETY: `rest` points into the NUL-terminated string; strchrnul reads up to its first
+    // slash or its NUL.
     let end: *const u8 = unsafe { libc::strchrnul(rest.cast(), b'/' as c_int) }.cast();
     // SAFETY: strchrnul returned a pointer into the same string, at or after `rest`.
     let rest_len = unsafe { end.offset_from(rest) } as usize;

@@ -15,7 +15,8 @@ use libfuzzer_sys::fuzz_target;
 
 type OpenFn = unsafe extern "C" fn(*const c_char, c_int, libc::mode_t) -> c_int;
 type UnlinkFn = unsafe extern "C" fn(*const c_char) -> c_int;
-type SemOpenFn = unsafe extern "C" fn(*const c_char, c_int, libc::mode_t, libc::c_uint) -> *mut libc::c_void;
+type SemOpenFn =
+    unsafe extern "C" fn(*const c_char, c_int, libc::mode_t, libc::c_uint) -> *mut libc::c_void;
 type SemCloseFn = unsafe extern "C" fn(*mut libc::c_void) -> c_int;
 
 struct Impl {
@@ -50,7 +51,11 @@ fn glibc() -> &'static Impl {
                 p
             };
             let open = sym(c"shm_open");
-            assert_ne!(open as usize, rtshm::shm_open as *const () as usize, "glibc's shm_open is rtshm's");
+            assert_ne!(
+                open as usize,
+                rtshm::shm_open as *const () as usize,
+                "glibc's shm_open is rtshm's"
+            );
             // glibc's sem_open is variadic; with O_CREAT it reads a mode_t and an unsigned int,
             // passed in the same registers as these fixed arguments on x86_64 and aarch64.
             Impl {
@@ -71,10 +76,22 @@ fn prefix() -> &'static str {
 }
 
 const FLAGS: [c_int; 16] = [
-    0, libc::O_CREAT, libc::O_CREAT | libc::O_EXCL, libc::O_EXCL, libc::O_TRUNC,
-    libc::O_CREAT | libc::O_TRUNC, libc::O_APPEND, libc::O_NONBLOCK, libc::O_DIRECTORY,
-    libc::O_NOFOLLOW, libc::O_PATH, libc::O_TMPFILE, libc::O_NOATIME, libc::O_SYNC,
-    0x4000_0000, libc::O_CREAT | libc::O_DIRECTORY,
+    0,
+    libc::O_CREAT,
+    libc::O_CREAT | libc::O_EXCL,
+    libc::O_EXCL,
+    libc::O_TRUNC,
+    libc::O_CREAT | libc::O_TRUNC,
+    libc::O_APPEND,
+    libc::O_NONBLOCK,
+    libc::O_DIRECTORY,
+    libc::O_NOFOLLOW,
+    libc::O_PATH,
+    libc::O_TMPFILE,
+    libc::O_NOATIME,
+    libc::O_SYNC,
+    0x4000_0000,
+    libc::O_CREAT | libc::O_DIRECTORY,
 ];
 const LENGTHS: [usize; 12] = [0, 1, 14, 100, 254, 255, 256, 259, 260, 300, 4095, 4096];
 
@@ -82,7 +99,11 @@ const LENGTHS: [usize; 12] = [0, 1, 14, 100, 254, 255, 256, 259, 260, 300, 4095,
 struct Input<'a>(&'a [u8]);
 impl Input<'_> {
     fn byte(&mut self) -> u8 {
-        let (b, rest) = self.0.split_first().map(|(b, r)| (*b, r)).unwrap_or((0, &[]));
+        let (b, rest) = self
+            .0
+            .split_first()
+            .map(|(b, r)| (*b, r))
+            .unwrap_or((0, &[]));
         self.0 = rest;
         b
     }
@@ -147,11 +168,23 @@ fn call(im: &Impl, op: u8, name: &CStr, flags: c_int, mode: libc::mode_t) -> Out
         let sem = unsafe { (im.sem_open)(name.as_ptr(), flags, mode & 0o7777, value) };
         let err = errno();
         if sem.is_null() {
-            return Outcome { ret: -1, errno: err, fdflags: 0, flflags: 0, stat: None };
+            return Outcome {
+                ret: -1,
+                errno: err,
+                fdflags: 0,
+                flflags: 0,
+                stat: None,
+            };
         }
         // SAFETY: as above; flags 0 opens the same semaphore again.
         let again = unsafe { (im.sem_open)(name.as_ptr(), 0, 0, 0) };
-        let same = if again == sem { 1 } else if again.is_null() { 2 } else { 3 };
+        let same = if again == sem {
+            1
+        } else if again.is_null() {
+            2
+        } else {
+            3
+        };
         // SAFETY: semaphores this library returned.
         unsafe {
             if !again.is_null() {
@@ -160,7 +193,13 @@ fn call(im: &Impl, op: u8, name: &CStr, flags: c_int, mode: libc::mode_t) -> Out
             (im.sem_close)(sem);
         }
         // errno after a success is not compared: glibc leaves ENOENT there (a deviation).
-        return Outcome { ret: 0, errno: 0, fdflags: same, flflags: 0, stat: None };
+        return Outcome {
+            ret: 0,
+            errno: 0,
+            fdflags: same,
+            flflags: 0,
+            stat: None,
+        };
     }
     // SAFETY: a NUL-terminated name.
     let ret = unsafe {
@@ -171,7 +210,13 @@ fn call(im: &Impl, op: u8, name: &CStr, flags: c_int, mode: libc::mode_t) -> Out
         }
     };
     let err = errno();
-    let mut out = Outcome { ret, errno: err, fdflags: 0, flflags: 0, stat: None };
+    let mut out = Outcome {
+        ret,
+        errno: err,
+        fdflags: 0,
+        flflags: 0,
+        stat: None,
+    };
     if op == 0 && ret >= 0 {
         // SAFETY: a descriptor just returned.
         unsafe {
@@ -179,7 +224,11 @@ fn call(im: &Impl, op: u8, name: &CStr, flags: c_int, mode: libc::mode_t) -> Out
             out.flflags = libc::fcntl(ret, libc::F_GETFL);
             let mut st: libc::stat = std::mem::zeroed();
             if libc::fstat(ret, &mut st) == 0 {
-                let size = if st.st_mode & libc::S_IFMT == libc::S_IFLNK { 0 } else { st.st_size };
+                let size = if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                    0
+                } else {
+                    st.st_size
+                };
                 out.stat = Some((st.st_mode, size, st.st_uid, st.st_nlink));
             }
             libc::close(ret);
@@ -190,23 +239,36 @@ fn call(im: &Impl, op: u8, name: &CStr, flags: c_int, mode: libc::mode_t) -> Out
 
 /// What this process has in /dev/shm: names (after the prefix), types, modes, sizes.
 fn mine(n: &[u8]) -> bool {
-    n.strip_prefix(b"sem.").unwrap_or(n).starts_with(prefix().as_bytes())
+    n.strip_prefix(b"sem.")
+        .unwrap_or(n)
+        .starts_with(prefix().as_bytes())
 }
 
 /// What this process has in /dev/shm (semaphores "sem.<name>" too): names, modes, sizes and,
 /// for small files, a digest of their bytes (a semaphore's must be glibc's).
 fn disk() -> Vec<(Vec<u8>, u32, i64)> {
     let mut v = Vec::new();
-    for e in std::fs::read_dir("/dev/shm").into_iter().flatten().flatten() {
+    for e in std::fs::read_dir("/dev/shm")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         use std::os::unix::ffi::OsStrExt;
         use std::os::unix::fs::MetadataExt;
         let n = e.file_name().as_bytes().to_vec();
         if mine(&n) {
             if let Ok(m) = e.path().symlink_metadata() {
-                let mut size = if m.file_type().is_symlink() { 0 } else { m.size() as i64 };
+                let mut size = if m.file_type().is_symlink() {
+                    0
+                } else {
+                    m.size() as i64
+                };
                 if m.file_type().is_file() && m.size() <= 64 {
                     let bytes = std::fs::read(e.path()).unwrap_or_default();
-                    size ^= bytes.iter().fold(17i64, |h, &b| h.wrapping_mul(31).wrapping_add(i64::from(b))) << 8;
+                    size ^= bytes
+                        .iter()
+                        .fold(17i64, |h, &b| h.wrapping_mul(31).wrapping_add(i64::from(b)))
+                        << 8;
                 }
                 v.push((n, m.mode(), size));
             }
@@ -217,7 +279,11 @@ fn disk() -> Vec<(Vec<u8>, u32, i64)> {
 }
 
 fn clean() {
-    for e in std::fs::read_dir("/dev/shm").into_iter().flatten().flatten() {
+    for e in std::fs::read_dir("/dev/shm")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         use std::os::unix::ffi::OsStrExt;
         if mine(e.file_name().as_bytes()) {
             let p = e.path();
@@ -287,7 +353,16 @@ fn run(im: &Impl, steps: &[Step], is_glibc: bool) -> Vec<(Outcome, Vec<(Vec<u8>,
         if is_glibc && deviation(&s.name, s.op).is_some() {
             // glibc's answer here is the one rtshm deliberately does not give (and it may make
             // an object, which would part the two runs): not called.
-            results.push((Outcome { ret: -2, errno: 0, fdflags: 0, flflags: 0, stat: None }, disk()));
+            results.push((
+                Outcome {
+                    ret: -2,
+                    errno: 0,
+                    fdflags: 0,
+                    flflags: 0,
+                    stat: None,
+                },
+                disk(),
+            ));
             continue;
         }
         let c = CString::new(s.name.clone()).unwrap();
@@ -304,10 +379,20 @@ fuzz_target!(|data: &[u8]| {
     while !inp.empty() && steps.len() < 8 {
         let op = inp.byte() % 8; // 0 open, 1 unlink, 2..5 set-ups, 6 sem_open, 7 sem_unlink
         let name = make_name(&mut inp);
-        let flags = [libc::O_RDONLY, libc::O_WRONLY, libc::O_RDWR, libc::O_ACCMODE][usize::from(inp.byte() % 4)]
+        let flags = [
+            libc::O_RDONLY,
+            libc::O_WRONLY,
+            libc::O_RDWR,
+            libc::O_ACCMODE,
+        ][usize::from(inp.byte() % 4)]
             | FLAGS[usize::from(inp.byte() % 16)];
         let mode = libc::mode_t::from(u16::from_le_bytes([inp.byte(), inp.byte()]));
-        steps.push(Step { op, name, flags, mode });
+        steps.push(Step {
+            op,
+            name,
+            flags,
+            mode,
+        });
     }
     // SAFETY: umask has no memory effects.
     unsafe { libc::umask(0o022) };
@@ -327,8 +412,15 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(gd, rd, "a documented deviation changed something on disk");
             }
             None => {
-                assert_eq!(go, ro, "glibc and rtshm differ: op {} name {:?} flags {:#x} mode {:o}",
-                    s.op, String::from_utf8_lossy(&s.name[..s.name.len().min(80)]), s.flags, s.mode);
+                assert_eq!(
+                    go,
+                    ro,
+                    "glibc and rtshm differ: op {} name {:?} flags {:#x} mode {:o}",
+                    s.op,
+                    String::from_utf8_lossy(&s.name[..s.name.len().min(80)]),
+                    s.flags,
+                    s.mode
+                );
                 assert_eq!(gd, rd, "different state left on disk");
             }
         }

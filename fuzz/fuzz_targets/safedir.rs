@@ -66,7 +66,10 @@ fn model(path: &[u8]) -> (Verdict, Option<(Vec<u8>, Why)>) {
         };
         if m.file_type().is_symlink() {
             if !trusted(m.uid()) {
-                return (Verdict::Unsafe, Some((shown(&next), Why::LinkOwner(m.uid()))));
+                return (
+                    Verdict::Unsafe,
+                    Some((shown(&next), Why::LinkOwner(m.uid()))),
+                );
             }
             links += 1;
             if links > 40 {
@@ -97,7 +100,10 @@ fn model(path: &[u8]) -> (Verdict, Option<(Vec<u8>, Why)>) {
 }
 
 fn split(path: &[u8]) -> Vec<Vec<u8>> {
-    path.split(|&b| b == b'/').filter(|c| !c.is_empty()).map(<[u8]>::to_vec).collect()
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 /// Builds the tree the input describes under `base`; returns the names made.
@@ -107,7 +113,9 @@ fn build(base: &Path, data: &mut impl Iterator<Item = u8>) -> Vec<PathBuf> {
     let count = data.next().unwrap_or(0) % 7;
     for i in 0..count {
         let parent = made[usize::from(data.next().unwrap_or(0)) % made.len()].clone();
-        if !parent.is_dir() || fs::symlink_metadata(&parent).map_or(true, |m| m.file_type().is_symlink()) {
+        if !parent.is_dir()
+            || fs::symlink_metadata(&parent).map_or(true, |m| m.file_type().is_symlink())
+        {
             continue;
         }
         let path = parent.join(format!("n{i}"));
@@ -163,7 +171,10 @@ fuzz_target!(|data: &[u8]| {
             _ => {
                 // Jump to an entry by its whole path.
                 path.clear();
-                made[usize::from(pick / 5) % made.len()].as_os_str().as_bytes().to_vec()
+                made[usize::from(pick / 5) % made.len()]
+                    .as_os_str()
+                    .as_bytes()
+                    .to_vec()
             }
         };
         if !path.is_empty() {
