@@ -69,8 +69,8 @@ $(B)/suite-static: $(TEST_SRCS) $(TEST_HDRS) $(A) | $(B)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -DRTSHM_LINK_STATIC -o $@ $(TEST_SRCS) $(A) $(TEST_LIBS)
 
 # A plain glibc program: rtshm comes in only through LD_PRELOAD.
-$(B)/suite-preload: $(TEST_SRCS) $(TEST_HDRS) | $(B)
-	$(CC) $(CFLAGS) $(WARN) -DRTSHM_LINK_PRELOAD -o $@ $(TEST_SRCS) $(TEST_LIBS)
+$(B)/suite-preload: $(TEST_SRCS) $(TEST_HDRS) $(HEADER) | $(B)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude -DRTSHM_LINK_PRELOAD -o $@ $(TEST_SRCS) $(TEST_LIBS)
 
 # A plain glibc program for the interoperability tests.
 $(B)/peer: tests-c/peer.c | $(B)
@@ -85,8 +85,8 @@ soak: lib $(B)/soak
 	$(B)/soak $(SOAK_SECONDS)
 
 # The same tests built against the system's own shm_open (see README: other libcs).
-$(B)/suite-system: $(TEST_SRCS) $(TEST_HDRS) | $(B)
-	$(CC) $(CFLAGS) $(WARN) -o $@ $(TEST_SRCS) $(TEST_LIBS)
+$(B)/suite-system: $(TEST_SRCS) $(TEST_HDRS) $(HEADER) | $(B)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $(TEST_SRCS) $(TEST_LIBS)
 
 $(B)/writer: examples/writer.c $(HEADER) $(SO) $(REL)/librtshm.so.0 | $(B)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< -L$(REL) -lrtshm -Wl,-rpath,$(CURDIR)/$(REL) -ldl

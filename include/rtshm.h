@@ -20,11 +20,6 @@
  */
 #define SHM_ANON ((char *)1)
 
-/** shm_rename: fail with EEXIST rather than replace an object at the target name. */
-#define SHM_RENAME_NOREPLACE (1 << 0)
-/** shm_rename: swap the two objects atomically (a plain rename when the target is missing). */
-#define SHM_RENAME_EXCHANGE (1 << 1)
-
 /**
  * Named semaphores. rtshm also exports glibc's sem_open, sem_close and sem_unlink, declared by
  * <semaphore.h> (included above) with these prototypes:
@@ -41,6 +36,34 @@
  * errno set on failure (EINVAL: bad name, RTSHM_DIR or value; ENAMETOOLONG; EFAULT for NULL;
  * EAGAIN; the kernel's answers). errno is untouched on success.
  */
+
+/**
+ * shm_rename: fail with EEXIST rather than replace an object at the target name.
+ */
+#define SHM_RENAME_NOREPLACE (1 << 0)
+
+/**
+ * shm_rename: swap the two objects atomically (a plain rename when the target is missing).
+ */
+#define SHM_RENAME_EXCHANGE (1 << 1)
+
+
+
+/**
+ * How many bytes of a quoted value a line shows (Line::quoted's `max`): of a setting's value
+ * that is not used,
+ */
+#define VALUE_SHOWN 64
+
+/**
+ * of a name a call was refused for (RTSHM_COMPAT_LOG),
+ */
+#define NAME_SHOWN 160
+
+/**
+ * and of a path and the component of it that was refused (RTSHM_DIR).
+ */
+#define PATH_SHOWN 256
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,9 +104,10 @@ int shm_unlink(const char *name);
  * The directory that holds shared memory objects and named semaphores: RTSHM_DIR without its
  * trailing slashes when it is set, else "/dev/shm". RTSHM_DIR is ignored in a secure-execution
  * process (setuid, setgid, file capabilities: AT_SECURE), as secure_getenv ignores
- * variables. NULL when RTSHM_DIR is set but unusable: not an absolute path of at most 3839
- * bytes, or not a safe directory (a component owned by another user than root or the
- * effective uid, or writable by others and not sticky); every call then fails with EINVAL,
+ * variables. NULL when RTSHM_DIR is set but unusable: not an absolute path short enough that
+ * it, a slash and a NAME_MAX-byte name fit in PATH_MAX, or not a safe directory (a component
+ * owned by another user than root or the effective uid, or writable by others and not
+ * sticky); every call then fails with EINVAL,
  * and one line on standard error says why. The variable is read once, at the first call of
  * any rtshm function; a directory that does not exist yet is checked when it is first used.
  */

@@ -9,11 +9,7 @@ use crate::name::{self, ShmPath};
 use crate::place;
 use crate::shm;
 use crate::sys::{self, Errno};
-
-/// shm_rename: fail with EEXIST rather than replace an existing target.
-pub const SHM_RENAME_NOREPLACE: c_int = 1;
-/// shm_rename: swap the two objects atomically (a plain rename when the target is missing).
-pub const SHM_RENAME_EXCHANGE: c_int = 2;
+use crate::{SHM_RENAME_EXCHANGE, SHM_RENAME_NOREPLACE};
 
 /// shm_open(SHM_ANON, oflag, mode), as FreeBSD's kern_shm_open2: an anonymous object, shared
 /// only through its descriptor, sealable (MFD_ALLOW_SEALING), with mode less the umask. An
@@ -28,8 +24,7 @@ pub fn open_anon(oflag: c_int, mode: libc::mode_t) -> Result<c_int, Errno> {
     if acc != libc::O_RDONLY && acc != libc::O_RDWR {
         return Err(Errno(libc::EINVAL));
     }
-    let known = libc::O_ACCMODE | libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_CLOEXEC;
-    if oflag & !known != 0 || acc == libc::O_RDONLY {
+    if oflag & !compat::FREEBSD_OPEN_FLAGS != 0 || acc == libc::O_RDONLY {
         // "A read-only anonymous object is pointless."
         return Err(Errno(libc::EINVAL));
     }

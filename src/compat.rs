@@ -11,6 +11,9 @@ use crate::place;
 use crate::sys::Errno;
 use crate::warn;
 
+/// The flags FreeBSD's shm_open accepts (kern_shm_open2): SHM_ANON's rules too (bsd.rs).
+pub const FREEBSD_OPEN_FLAGS: c_int =
+    libc::O_ACCMODE | libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_CLOEXEC;
 /// FreeBSD's MAXPATHLEN: a name with its NUL must fit.
 const FREEBSD_MAXPATHLEN: usize = 1024;
 /// macOS's PSHMNAMLEN: the longest name, leading slash included.
@@ -103,12 +106,7 @@ pub unsafe fn check(
                 if acc != libc::O_RDONLY && acc != libc::O_RDWR {
                     return refuse(libc::EINVAL, "FreeBSD accepts only O_RDONLY or O_RDWR");
                 }
-                let known = libc::O_ACCMODE
-                    | libc::O_CREAT
-                    | libc::O_EXCL
-                    | libc::O_TRUNC
-                    | libc::O_CLOEXEC;
-                if flags & !known != 0 {
+                if flags & !FREEBSD_OPEN_FLAGS != 0 {
                     return refuse(
                         libc::EINVAL,
                         "FreeBSD refuses flags but O_CREAT, O_EXCL, O_TRUNC and O_CLOEXEC",
@@ -160,7 +158,7 @@ fn report(mode: Compat, func: &str, name: &[u8], why: &str) {
                 .put(b": ")
                 .put(func.as_bytes())
                 .put(b"(")
-                .quoted(name, 160)
+                .quoted(name, warn::NAME_SHOWN)
                 .put(b"): ")
                 .put(why.as_bytes());
         },

@@ -24,7 +24,7 @@ use crate::safedir::{self, Verdict, Why};
 use crate::sys::Errno;
 use crate::warn;
 
-pub use crate::name::DIR_MAX;
+pub(crate) use crate::name::DIR_MAX;
 
 /// Where objects live, as a call sees it.
 #[derive(Clone, Copy)]
@@ -121,23 +121,11 @@ pub fn compat() -> (Compat, bool) {
     (mode, packed & LOG_BIT != 0)
 }
 
-/// The directory in effect.
-#[inline(always)]
+/// The directory in effect (the environment is read at the first call).
 pub fn dir() -> Dir {
-    match STATE.load(Ordering::Acquire) {
-        DEFAULT | DEFAULT_COMPAT => Dir::Default,
-        CUSTOM => Dir::Custom(&DIR),
-        INVALID => Dir::Invalid,
-        UNREAD => {
-            read();
-            published()
-        }
-        _ => check(),
+    if STATE.load(Ordering::Acquire) == UNREAD {
+        read();
     }
-}
-
-/// The directory in effect once the environment has been read (STATE is not UNREAD).
-fn published() -> Dir {
     match STATE.load(Ordering::Acquire) {
         DEFAULT | DEFAULT_COMPAT => Dir::Default,
         CUSTOM => Dir::Custom(&DIR),
@@ -208,10 +196,19 @@ fn read() {
         warn::line(
             &|l| {
                 l.put(b"RTSHM_COMPAT=")
-                    .quoted(v, 64)
-                    .put(b" is not used: not posix, freebsd or macos");
+                    .quoted(v, warn::VALUE_SHOWN)
+                    .put(b" is not used: not ");
+                for (i, (name, _)) in COMPAT_NAMES.iter().enumerate() {
+                    let last = i + 1 == COMPAT_NAMES.len();
+                    l.put(match i {
+                        0 => b"",
+                        _ if last => b" or ",
+                        _ => b", ",
+                    })
+                    .put(name);
+                }
             },
-            b"rtshm: RTSHM_COMPAT is not used: not posix, freebsd or macos\n",
+            b"rtshm: RTSHM_COMPAT is not used: not a known mode\n",
         );
     }
     if !matches!(setting, Some(Setting::Relative | Setting::TooLong)) {
@@ -220,7 +217,7 @@ fn read() {
     let v = value.unwrap_or_default();
     warn::line(
         &|l| {
-            l.put(b"RTSHM_DIR=").quoted(v, 64);
+            l.put(b"RTSHM_DIR=").quoted(v, warn::VALUE_SHOWN);
             if setting == Some(Setting::Relative) {
                 l.put(b" is not used: not an absolute path");
             } else {
@@ -253,7 +250,7 @@ fn check() -> Dir {
     match verdict {
         Verdict::Safe => {
             let _ = STATE.compare_exchange(UNCHECKED, CUSTOM, Ordering::Release, Ordering::Acquire);
-            published()
+            dir()
         }
         Verdict::Missing => Dir::Unavailable(Errno(libc::ENOENT)),
         Verdict::Retry(e) => Dir::Unavailable(e),
@@ -268,8 +265,10 @@ fn refused(path: &[u8], component: &[u8], why: Why) {
     warn::line(
         &|l| {
             l.put(b"RTSHM_DIR=")
-                .quoted(if path.is_empty() { b"/" } else { path }, 256);
-            l.put(b" is not used: ").quoted(component, 256).put(b" ");
+                .quoted(if path.is_empty() { b"/" } else { path }, warn::PATH_SHOWN);
+            l.put(b" is not used: ")
+                .quoted(component, warn::PATH_SHOWN)
+                .put(b" ");
             let user = crate::sys::settled_uid();
             match why {
                 Why::Owner(uid) | Why::LinkOwner(uid) => {

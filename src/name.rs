@@ -16,15 +16,15 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use crate::sys::{self, Errno};
 
 /// The longest name after its leading slashes, as for any path component.
-pub const NAME_MAX: usize = 255;
+pub(crate) const NAME_MAX: usize = 255;
 /// A name this long or longer is refused before anything else is looked at.
-pub const PATH_MAX: usize = 4096;
+pub(crate) const PATH_MAX: usize = 4096;
 /// The longest usable RTSHM_DIR: the directory, a slash, a NAME_MAX-byte name and a NUL fit in
 /// PATH_MAX.
-pub const DIR_MAX: usize = PATH_MAX - 1 - NAME_MAX - 1;
+pub(crate) const DIR_MAX: usize = PATH_MAX - 1 - NAME_MAX - 1;
 
 /// Where objects live when RTSHM_DIR is unset.
-pub const DEFAULT_DIR: &CStr = c"/dev/shm";
+pub(crate) const DEFAULT_DIR: &CStr = c"/dev/shm";
 /// DEFAULT_DIR and a slash: the start of every path in it.
 const SHM_DIR: &[u8] = &{
     let dir = DEFAULT_DIR.to_bytes();
@@ -41,7 +41,7 @@ const SEM_PREFIX: &[u8] = b"sem.";
 /// The room a path gets on the stack: "/dev/shm/", a NAME_MAX-byte file name and the NUL, what
 /// glibc's own shm_open has. A longer path (in a long RTSHM_DIR) is built in a mapping made for
 /// the call, so that no call needs more stack than glibc's (BENCHMARKS.md).
-pub const STACK_ROOM: usize = SHM_DIR.len() + NAME_MAX + 1;
+pub(crate) const STACK_ROOM: usize = SHM_DIR.len() + NAME_MAX + 1;
 
 /// Why a name has no path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,9 +12,11 @@ use crate::config::{self, Dir};
 use crate::name::{self, NameError, SharedPath};
 use crate::sys::Errno;
 
-/// FreeBSD's SHM_ANON, the name pointer (char *)1 (bsd.rs has its rules): not a string.
+/// FreeBSD's SHM_ANON, the name pointer (char *)1 (bsd.rs has its rules): not a string. The
+/// header's definition is cbindgen.toml's (cbindgen cannot write FreeBSD's `((char *)1)`);
+/// the C suite's SHM_ANON tests hold the two together.
 #[allow(clippy::manual_dangling_ptr)] // FreeBSD's value, written as FreeBSD writes it
-pub const SHM_ANON: *const c_char = 1 as *const c_char;
+pub(crate) const SHM_ANON: *const c_char = 1 as *const c_char;
 
 /// Whether `name` is SHM_ANON.
 pub fn is_anon(name: *const c_char) -> bool {

@@ -22,13 +22,13 @@ use crate::shm;
 use crate::sys::{self, Errno};
 
 /// sizeof(sem_t) in glibc.
-pub const SEM_SIZE: usize = if cfg!(target_pointer_width = "64") {
+pub(crate) const SEM_SIZE: usize = if cfg!(target_pointer_width = "64") {
     32
 } else {
     16
 };
 /// glibc's SEM_VALUE_MAX.
-pub const SEM_VALUE_MAX: c_uint = i32::MAX as c_uint;
+pub(crate) const SEM_VALUE_MAX: c_uint = i32::MAX as c_uint;
 /// How many temporary names to try before EAGAIN, as glibc.
 const TEMP_TRIES: usize = 50;
 

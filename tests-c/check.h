@@ -17,9 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(RTSHM_LINK_SHARED) || defined(RTSHM_LINK_STATIC)
-#include <rtshm.h> /* must sit beside <sys/mman.h> */
-#endif
+/* Every build includes the header, beside <sys/mman.h> (which it must be able to), for its
+ * constants; only the shared and static builds link rtshm's own functions by name. */
+#include <rtshm.h>
 
 struct test {
     const char *name;

@@ -7,11 +7,6 @@
 #include <limits.h>
 #include <sys/wait.h>
 
-#ifndef SHM_ANON /* a plain glibc program (preload mode) has no rtshm.h */
-#define SHM_ANON ((char *)1)
-#define SHM_RENAME_NOREPLACE (1 << 0)
-#define SHM_RENAME_EXCHANGE (1 << 1)
-#endif
 
 
 /* The BSD calls exist only in rtshm: found by name, so the preload build can call them too. */

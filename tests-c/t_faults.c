@@ -9,9 +9,6 @@
 #include <semaphore.h>
 #include <sys/syscall.h>
 
-#ifndef SHM_ANON
-#define SHM_ANON ((char *)1)
-#endif
 
 enum api { SHM_OPEN, SHM_UNLINK, SEM_CREATE, SEM_OPEN_EXISTING, SEM_UNLINK, ANON, RENAME, MKSTEMP };
 static const char *const api_names[] = {"shm_open", "shm_unlink", "sem_open(O_CREAT|O_EXCL)",

@@ -25,9 +25,6 @@
 #include <sys/resource.h>
 #include <sys/xattr.h>
 
-#ifndef SHM_ANON /* a plain glibc program (preload mode) has no rtshm.h */
-#define SHM_ANON ((const char *)1)
-#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1

@@ -6,7 +6,7 @@
 use std::ffi::CString;
 
 use libfuzzer_sys::fuzz_target;
-use rtshm::fuzzing::{compat_check, parse_rtshm_dir, Compat, Setting, DIR_MAX};
+use rtshm::fuzzing::{compat_check, dir_max, parse_rtshm_dir, Compat, Setting};
 
 /// RTSHM_COMPAT's rules for shm_open as docs/COMPAT.md states them: the flags to use, or the
 /// errno.
@@ -68,11 +68,11 @@ fuzz_target!(|data: &[u8]| {
                 Setting::Custom(d) => {
                     assert_eq!(value.first(), Some(&b'/'));
                     assert_eq!(d, &value[..trimmed_len]);
-                    assert!(d.len() <= DIR_MAX && d.last() != Some(&b'/'));
+                    assert!(d.len() <= dir_max() && d.last() != Some(&b'/'));
                 }
                 Setting::Relative => assert!(value.first() != Some(&b'/')),
                 Setting::TooLong => {
-                    assert!(value.first() == Some(&b'/') && trimmed_len > DIR_MAX)
+                    assert!(value.first() == Some(&b'/') && trimmed_len > dir_max())
                 }
             }
         }
