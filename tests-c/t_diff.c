@@ -7,6 +7,7 @@
  * the same behaviour relative to the directory. */
 #define _GNU_SOURCE
 #include "check.h"
+#include "deviation.h"
 
 #include <dirent.h>
 #include <grp.h>
@@ -125,42 +126,13 @@ static void make_names(void)
     add_padded(1, b, 1 << 20, 0);
 }
 
-/* What rtshm promises where it deviates from glibc (README, "Deviations"), else 0. */
+/* What rtshm promises where it deviates from glibc (deviation.c), else 0. */
 static int deviation(const char *name, int op)
 {
-    if (strnlen(name, PATH_MAX) >= PATH_MAX)
-        return ENAMETOOLONG;
-    while (*name == '/')
-        name++;
-    if (!*name || strchr(name, '/'))
-        return 0;
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-        return op == OP_OPEN ? EINVAL : ENOENT;
-    if (strlen(name) > NAME_MAX)
-        return ENAMETOOLONG;
-    return 0;
-}
-
-/* The same for named semaphores: "." and ".." are invalid here too (glibc makes files
- * "sem.." and "sem..." of them), the file name "sem.<rest>" has NAME_MAX bytes, and sem_open
- * refuses (before touching anything) a name over NAME_MAX bytes in all, where glibc fails
- * without errno after making the semaphore. */
-static int sem_deviation(const char *name, int op)
-{
-    size_t total = strnlen(name, PATH_MAX);
-    if (total >= PATH_MAX)
-        return ENAMETOOLONG;
-    while (*name == '/')
-        name++;
-    if (!*name || strchr(name, '/'))
-        return 0;
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-        return op == OP_SEM_OPEN ? EINVAL : ENOENT;
-    if (strlen(name) + 4 > NAME_MAX)
-        return ENAMETOOLONG;
-    if (op == OP_SEM_OPEN && total > NAME_MAX)
-        return ENAMETOOLONG;
-    return 0;
+    static const enum deviation_op ops[] = {[OP_OPEN] = DEV_SHM_OPEN, [OP_UNLINK] = DEV_SHM_UNLINK,
+                                            [OP_SEM_OPEN] = DEV_SEM_OPEN,
+                                            [OP_SEM_UNLINK] = DEV_SEM_UNLINK};
+    return rtshm_deviation(name, ops[op]);
 }
 
 static int is_sem(int op) { return op == OP_SEM_OPEN || op == OP_SEM_UNLINK; }
@@ -542,7 +514,7 @@ static void run_case(struct request q, int state, const char *flagname)
     }
     stats.cases++;
     const char *name = names[q.name].name;
-    int dev = is_sem(q.op) ? sem_deviation(name, q.op) : deviation(name, q.op);
+    int dev = deviation(name, q.op);
     int good;
     if (dev) {
         stats.deviations++;
