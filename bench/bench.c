@@ -35,13 +35,57 @@ static const char *const impl_names[] = {"glibc", "rtshm", "syscall"};
 static open_fn opens[N_IMPLS];
 static unlink_fn unlinks[N_IMPLS];
 
-/* The baseline: the system calls alone, on a path the caller already built. */
-static int sys_open(const char *name, int flags, mode_t mode)
+/* The baseline: the system calls alone, made inline as rtshm makes them (libc's syscall() is a
+ * function call and an errno check more), on a path the caller already built. */
+static inline long raw_syscall4(long nr, long a, long b, long c, long d)
 {
-    return (int)syscall(SYS_openat, AT_FDCWD, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+#if defined(__x86_64__)
+    long ret;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = nr, x0 __asm__("x0") = a, x1 __asm__("x1") = b,
+                                       x2 __asm__("x2") = c, x3 __asm__("x3") = d;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return x0;
+#else
+    long ret = syscall(nr, a, b, c, d);
+    return ret == -1 ? -errno : ret;
+#endif
 }
 
-static int sys_unlink(const char *name) { return (int)syscall(SYS_unlinkat, AT_FDCWD, name, 0); }
+static int raw_result(long ret)
+{
+    if (ret < 0 && ret > -4096) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return (int)ret;
+}
+
+static int sys_open(const char *name, int flags, mode_t mode)
+{
+    return raw_result(raw_syscall4(SYS_openat, AT_FDCWD, (long)name,
+                                   flags | O_NOFOLLOW | O_CLOEXEC, mode));
+}
+
+static int sys_unlink(const char *name)
+{
+    return raw_result(raw_syscall4(SYS_unlinkat, AT_FDCWD, (long)name, 0, 0));
+}
+
+/* The baseline closes with the raw system call too; glibc and rtshm with libc's close. */
+static void close_for(int impl, int fd)
+{
+    if (impl == SYSCALL)
+        raw_syscall4(SYS_close, fd, 0, 0, 0);
+    else
+        close(fd);
+}
 
 static void load(void)
 {
@@ -125,13 +169,13 @@ static inline void run_op(int impl, int op)
         fd = opens[impl](a, O_RDWR, 0);
         if (fd < 0)
             goto bad;
-        close(fd);
+        close_for(impl, fd);
         return;
     case OP_CREATE:
         fd = opens[impl](a, O_RDWR | O_CREAT | O_EXCL, 0600);
         if (fd < 0)
             goto bad;
-        close(fd);
+        close_for(impl, fd);
         if (unlinks[impl](a) != 0)
             goto bad;
         return;

@@ -397,7 +397,7 @@ mod tests {
         // The longest directory with the longest name still fits PATH_MAX.
         let dir = [b'/']
             .iter()
-            .chain([b'd'; crate::config::DIR_MAX - 1].iter())
+            .chain([b'd'; DIR_MAX - 1].iter())
             .copied()
             .collect::<Vec<_>>();
         let long = path_in::<false>(&[b'n'; NAME_MAX], Some(&dir)).unwrap();
