@@ -105,20 +105,27 @@ pub unsafe fn rename(from: *const c_char, to: *const c_char, flags: c_int) -> Re
     if flags & !known != 0 || flags == known || place::is_anon(from) || place::is_anon(to) {
         return Err(Errno(libc::EINVAL));
     }
-    let plain = config::plain_default();
-    let resolve = |name| {
-        if !plain {
-            // SAFETY: the caller's contract for the names.
-            unsafe { compat::adjust("shm_rename", name, None) }?;
-        }
-        // SAFETY: as above.
-        unsafe { place::resolve::<false>(plain, name) }.map_err(|e| e.errno(libc::EINVAL))
-    };
-    let from = resolve(from)?;
-    let to = resolve(to)?;
+    // SAFETY: the caller's contract for the names, for both.
+    let from = unsafe { resolve(from) }?;
+    let to = unsafe { resolve(to) }?;
     name::with_path::<false, _>(from.rest, from.dir, |from| {
         name::with_path::<false, _>(to.rest, to.dir, |to| rename_paths(from?, to?, flags))
     })
+}
+
+/// One of shm_rename's names, resolved as shm_open's (RTSHM_COMPAT's rules included).
+///
+/// # Safety
+/// `name` is NULL, SHM_ANON, or points to a NUL-terminated string that outlives `'a`.
+#[inline(never)] // one copy for both names
+unsafe fn resolve<'a>(name: *const c_char) -> Result<place::Place<'a>, Errno> {
+    let plain = config::plain_default();
+    if !plain {
+        // SAFETY: the caller's contract for `name`.
+        unsafe { compat::adjust("shm_rename", name, None) }?;
+    }
+    // SAFETY: as above.
+    unsafe { place::resolve::<false>(plain, name) }.map_err(|e| e.errno(libc::EINVAL))
 }
 
 /// shm_rename on the two paths.
