@@ -140,7 +140,9 @@ impl SharedPath {
         let len = self.len();
         with_room(len + 1, |room| {
             self.copy_to(room);
-            room[len].write(0);
+            room.get_mut(len)
+                .ok_or(Errno(libc::ENAMETOOLONG))? // the room holds len + 1 bytes: never
+                .write(0);
             // SAFETY: the first `len` bytes are the path, which holds no NUL, the next its NUL:
             // all written just above, inside the room.
             let path = unsafe {

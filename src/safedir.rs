@@ -173,7 +173,7 @@ fn reached(w: &mut Work, len: usize, fd: c_int) -> Result<Verdict, Why> {
     let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
     // SAFETY: the path (from the environment and symbolic links' targets, which hold no NUL),
     // "/." and its NUL, written just above, end at `end`.
-    let link = unsafe { CStr::from_bytes_with_nul_unchecked(&w.link[..end]) };
+    let link = unsafe { CStr::from_bytes_with_nul_unchecked(w.link.get(..end).unwrap_or(b"\0")) };
     let through = match sys::open(link, flags, 0) {
         Ok(through) => through,
         Err(e) => {

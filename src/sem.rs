@@ -487,7 +487,8 @@ fn register(
         e.sem = sem;
         e.len = len;
         e.name_len = key.0.len();
-        e.name[..key.0.len()].copy_from_slice(key.0); // at most NAME_MAX: Key
+        // At most NAME_MAX bytes (Key): the whole key fits.
+        e.name.iter_mut().zip(key.0).for_each(|(d, s)| *d = *s);
         fence(Ordering::Release);
         e.refs = 1; // live from here on (and no longer RESERVED: Slot's drop leaves it)
         Ok(sem)
