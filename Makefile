@@ -33,12 +33,15 @@ lib: $(SO) $(A) $(REL)/librtshm.so.0
 # archive back from its cache with an old mtime (a setting changed and changed back), and make
 # goes by mtime: an archive whose checksum changed since the last build is touched, so that
 # what is linked from it is linked again.
-fresh = cksum < $(1) > $(B)/$(2).sum.new && \
-	{ cmp -s $(B)/$(2).sum.new $(B)/$(2).sum || touch $(1); mv $(B)/$(2).sum.new $(B)/$(2).sum; }
+fresh = cksum < $(1) > $(B)/$(2).sum.$$$$ && \
+	{ cmp -s $(B)/$(2).sum.$$$$ $(B)/$(2).sum || touch $(1); mv $(B)/$(2).sum.$$$$ $(B)/$(2).sum; }
 
-$(A) $(HEADER): FORCE | $(B)
+$(A): FORCE | $(B)
 	$(CARGO) build --release --quiet
 	@$(call fresh,$(A),librtshm.a)
+
+# build.rs writes the header in the same cargo build.
+$(HEADER): $(A) ;
 
 # librtshm.so is linked here, not by rustc: rustc gives a cdylib's exports an anonymous version
 # of its own, which GNU ld cannot combine with the versions they need (README "Linking"). Its

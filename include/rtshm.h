@@ -38,7 +38,9 @@
  */
 
 /**
- * shm_rename: fail with EEXIST rather than replace an object at the target name.
+ * shm_rename: fail with EEXIST rather than replace an object at the target name. (The header's
+ * definition: cbindgen exports the library's `pub const`s; its other constants are
+ * `pub(crate)`.)
  */
 #define SHM_RENAME_NOREPLACE (1 << 0)
 
@@ -48,22 +50,6 @@
 #define SHM_RENAME_EXCHANGE (1 << 1)
 
 
-
-/**
- * How many bytes of a quoted value a line shows (Line::quoted's `max`): of a setting's value
- * that is not used,
- */
-#define VALUE_SHOWN 64
-
-/**
- * of a name a call was refused for (RTSHM_COMPAT_LOG),
- */
-#define NAME_SHOWN 160
-
-/**
- * and of a path and the component of it that was refused (RTSHM_DIR).
- */
-#define PATH_SHOWN 256
 
 #ifdef __cplusplus
 extern "C" {
@@ -103,13 +89,13 @@ int shm_unlink(const char *name);
 /**
  * The directory that holds shared memory objects and named semaphores: RTSHM_DIR without its
  * trailing slashes when it is set, else "/dev/shm". RTSHM_DIR is ignored in a secure-execution
- * process (setuid, setgid, file capabilities: AT_SECURE), as secure_getenv ignores
- * variables. NULL when RTSHM_DIR is set but unusable: not an absolute path short enough that
- * it, a slash and a NAME_MAX-byte name fit in PATH_MAX, or not a safe directory (a component
- * owned by another user than root or the effective uid, or writable by others and not
- * sticky); every call then fails with EINVAL,
- * and one line on standard error says why. The variable is read once, at the first call of
- * any rtshm function; a directory that does not exist yet is checked when it is first used.
+ * process (setuid, setgid, file capabilities: AT_SECURE), as secure_getenv ignores variables.
+ * NULL when RTSHM_DIR is set but unusable: not an absolute path short enough that it, a slash
+ * and a NAME_MAX-byte name fit in PATH_MAX, or not a safe directory (a component owned by
+ * another user than root or the effective uid, or writable by others and not sticky); every
+ * call then fails with EINVAL, and one line on standard error says why. The variable is read
+ * once, at the first call of any rtshm function; a directory that does not exist yet is
+ * checked when it is first used.
  */
 const char *rtshm_dir(void);
 

@@ -9,7 +9,13 @@ use crate::name::{self, ShmPath};
 use crate::place;
 use crate::shm;
 use crate::sys::{self, Errno};
-use crate::{SHM_RENAME_EXCHANGE, SHM_RENAME_NOREPLACE};
+
+/// shm_rename: fail with EEXIST rather than replace an object at the target name. (The header's
+/// definition: cbindgen exports the library's `pub const`s; its other constants are
+/// `pub(crate)`.)
+pub const SHM_RENAME_NOREPLACE: c_int = 1 << 0;
+/// shm_rename: swap the two objects atomically (a plain rename when the target is missing).
+pub const SHM_RENAME_EXCHANGE: c_int = 1 << 1;
 
 /// shm_open(SHM_ANON, oflag, mode), as FreeBSD's kern_shm_open2: an anonymous object, shared
 /// only through its descriptor, sealable (MFD_ALLOW_SEALING), with mode less the umask. An
@@ -105,8 +111,9 @@ pub unsafe fn rename(from: *const c_char, to: *const c_char, flags: c_int) -> Re
     if flags & !known != 0 || flags == known || place::is_anon(from) || place::is_anon(to) {
         return Err(Errno(libc::EINVAL));
     }
-    // SAFETY: the caller's contract for the names, for both.
+    // SAFETY: the caller's contract for `from`.
     let from = unsafe { resolve(from) }?;
+    // SAFETY: the caller's contract for `to`.
     let to = unsafe { resolve(to) }?;
     name::with_path::<false, _>(from.rest, from.dir, |from| {
         name::with_path::<false, _>(to.rest, to.dir, |to| rename_paths(from?, to?, flags))

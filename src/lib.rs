@@ -68,11 +68,6 @@ pub mod fuzzing {
     pub use crate::sys::Errno;
 }
 
-/// shm_rename: fail with EEXIST rather than replace an object at the target name.
-pub const SHM_RENAME_NOREPLACE: c_int = 1 << 0;
-/// shm_rename: swap the two objects atomically (a plain rename when the target is missing).
-pub const SHM_RENAME_EXCHANGE: c_int = 1 << 1;
-
 /// Creates and opens a new, or opens an existing, POSIX shared memory object.
 ///
 /// `name` is mapped to `<dir>/<name without its leading slashes>`, where `<dir>` is
@@ -113,13 +108,13 @@ pub unsafe extern "C" fn shm_unlink(name: *const c_char) -> c_int {
 
 /// The directory that holds shared memory objects and named semaphores: RTSHM_DIR without its
 /// trailing slashes when it is set, else "/dev/shm". RTSHM_DIR is ignored in a secure-execution
-/// process (setuid, setgid, file capabilities: AT_SECURE), as secure_getenv ignores
-/// variables. NULL when RTSHM_DIR is set but unusable: not an absolute path short enough that
-/// it, a slash and a NAME_MAX-byte name fit in PATH_MAX, or not a safe directory (a component
-/// owned by another user than root or the effective uid, or writable by others and not
-/// sticky); every call then fails with EINVAL,
-/// and one line on standard error says why. The variable is read once, at the first call of
-/// any rtshm function; a directory that does not exist yet is checked when it is first used.
+/// process (setuid, setgid, file capabilities: AT_SECURE), as secure_getenv ignores variables.
+/// NULL when RTSHM_DIR is set but unusable: not an absolute path short enough that it, a slash
+/// and a NAME_MAX-byte name fit in PATH_MAX, or not a safe directory (a component owned by
+/// another user than root or the effective uid, or writable by others and not sticky); every
+/// call then fails with EINVAL, and one line on standard error says why. The variable is read
+/// once, at the first call of any rtshm function; a directory that does not exist yet is
+/// checked when it is first used.
 #[no_mangle]
 pub extern "C" fn rtshm_dir() -> *const c_char {
     config::dir_c_string()

@@ -97,7 +97,14 @@ pub fn check(
     fill(work.path.get_mut(..len).unwrap_or_default());
     work.todo = work.path;
     let mut fd = -1;
-    let verdict = match walk(work, len, &mut fd) {
+    // The walk hands the path's parts to the kernel as C strings (from_bytes_with_nul_unchecked
+    // below relies on this): a NUL in it is refused. None comes from the environment.
+    let walked = if work.path.get(..len).unwrap_or_default().contains(&0) {
+        Err((0, Why::Unchecked(Errno(libc::EINVAL))))
+    } else {
+        walk(work, len, &mut fd)
+    };
+    let verdict = match walked {
         Ok(verdict) => verdict,
         Err((done, why)) => {
             let at = work
@@ -171,7 +178,7 @@ fn reached(w: &mut Work, len: usize, fd: c_int) -> Result<Verdict, Why> {
         return Err(Why::Unchecked(Errno(libc::ENAMETOOLONG)));
     };
     let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
-    // SAFETY: the path (from the environment and symbolic links' targets, which hold no NUL),
+    // SAFETY: the path (checked to hold no NUL in check; symbolic links' targets hold none),
     // "/." and its NUL, written just above, end at `end`.
     let link = unsafe { CStr::from_bytes_with_nul_unchecked(w.link.get(..end).unwrap_or(b"\0")) };
     let through = match sys::open(link, flags, 0) {
@@ -238,8 +245,8 @@ fn walk(w: &mut Work, len: usize, fd: &mut c_int) -> Result<Verdict, (usize, Why
         };
         let flags = libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC;
         // SAFETY: `name` is "/", ".." or a component of the path, each with its one NUL (comp's
-        // is written with the name); the path comes from the environment and symbolic links'
-        // targets, which hold no NUL.
+        // is written with the name); the path holds no NUL (checked in check), nor do symbolic
+        // links' targets.
         let name = unsafe { CStr::from_bytes_with_nul_unchecked(name) };
         let opened = sys::open_at(base, name, flags, 0);
         let entered = opened.and_then(|next| match sys::fstat(next) {

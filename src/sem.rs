@@ -11,7 +11,7 @@
 //! Unlike shm_open, sem_open takes a lock and maps memory: glibc's does both as well. Nothing
 //! here is on shm_open's path.
 
-use core::cell::UnsafeCell;
+use core::cell::{Cell, UnsafeCell};
 use core::ffi::{c_char, c_int, c_uint, c_void};
 use core::sync::atomic::{fence, AtomicPtr, AtomicU32, Ordering};
 
@@ -425,8 +425,10 @@ impl Drop for Lock {
     }
 }
 
-/// A registry slot reserved for one sem_open, freed when dropped unless register filled it.
-struct Slot(*mut Entry);
+/// A registry slot reserved for one sem_open, freed when dropped unless register filled it
+/// (register then disarms it: once filled, the entry may be closed and reserved again by
+/// others, and is no longer this Slot's to free).
+struct Slot(Cell<*mut Entry>);
 
 impl Slot {
     /// Reserves a free slot, mapping the lock's page or a new page of entries if need be
@@ -437,19 +439,21 @@ impl Slot {
         let registry = unsafe { &mut *REGISTRY.0.get() };
         let entry = registry.slot()?;
         entry.refs = RESERVED;
-        Ok(Slot(entry))
+        Ok(Slot(Cell::new(entry)))
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        let entry = self.0.get();
+        if entry.is_null() {
+            return; // filled by register
+        }
         // The lock's page exists (reserve mapped it), so taking it cannot fail.
         if let Ok(_guard) = Lock::take() {
-            // SAFETY: pages are never unmapped; the entry is only touched under the lock.
-            let entry = unsafe { &mut *self.0 };
-            if entry.refs == RESERVED {
-                entry.refs = 0;
-            }
+            // SAFETY: pages are never unmapped; the entry is still reserved for this Slot and
+            // only touched under the lock.
+            unsafe { (*entry).refs = 0 };
         }
     }
 }
@@ -479,9 +483,10 @@ fn register(
                 (sys::map(len, fd)?, len)
             }
         };
-        // SAFETY: pages are never unmapped; the slot is reserved for this call and only touched
+        // SAFETY: pages are never unmapped; the slot is reserved for this call (not yet
+        // filled: register fills a Slot once, below, and the call returns) and only touched
         // under the lock.
-        let e = unsafe { &mut *slot.0 };
+        let e = unsafe { &mut *slot.0.get() };
         e.dev = dev;
         e.ino = ino;
         e.sem = sem;
@@ -490,7 +495,8 @@ fn register(
         // At most NAME_MAX bytes (Key): the whole key fits.
         e.name.iter_mut().zip(key.0).for_each(|(d, s)| *d = *s);
         fence(Ordering::Release);
-        e.refs = 1; // live from here on (and no longer RESERVED: Slot's drop leaves it)
+        e.refs = 1; // live from here on
+        slot.0.set(core::ptr::null_mut()); // no longer the Slot's
         Ok(sem)
     });
     if let Some((sem, len)) = mapped {

@@ -11,11 +11,11 @@ use crate::sys;
 const LINE: usize = 4096;
 /// How many bytes of a quoted value a line shows (Line::quoted's `max`): of a setting's value
 /// that is not used,
-pub const VALUE_SHOWN: usize = 64;
+pub(crate) const VALUE_SHOWN: usize = 64;
 /// of a name a call was refused for (RTSHM_COMPAT_LOG),
-pub const NAME_SHOWN: usize = 160;
+pub(crate) const NAME_SHOWN: usize = 160;
 /// and of a path and the component of it that was refused (RTSHM_DIR).
-pub const PATH_SHOWN: usize = 256;
+pub(crate) const PATH_SHOWN: usize = 256;
 
 /// A line being built.
 pub struct Line<'a> {

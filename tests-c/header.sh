@@ -19,6 +19,10 @@ for std in c++11 c++17; do
     done
 done
 check header_has_include_guard grep -q '^#ifndef RTSHM_H' include/rtshm.h
+# The header defines the API's constants and nothing of the library's own (cbindgen exports
+# every `pub const`; the library's other constants are pub(crate)).
+macros=$(sed -n 's/^#define \([A-Za-z_0-9]*\).*/\1/p' include/rtshm.h | sort | tr '\n' ' ')
+check header_defines_only_the_api_constants sh -c "[ '$macros' = 'RTSHM_H SHM_ANON SHM_RENAME_EXCHANGE SHM_RENAME_NOREPLACE ' ] || { echo '$macros'; exit 1; }"
 # Every declaration is directly under its doc comment.
 check header_documents_each_function sh -c '[ "$(grep -cE "^[a-z].*\(" include/rtshm.h)" -ge 3 ] && ! grep -B1 -E "^[a-z].*\(" include/rtshm.h | grep -vE "^[a-z].*\(|^ \*/|^--" | grep -q .'
 finish
