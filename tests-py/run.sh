@@ -71,10 +71,14 @@ check recipe_isolated_runs_collide_without_rtshm sh -c "
     ! $py -c \"$same\" 2>/dev/null; r=\$?; wait \$a; exit \$r"
 
 # 5. Huge pages: objects on a hugetlbfs mount; sizes must be multiples of the huge page size.
+#    Uses the huge pages the machine has free (two for the object, one for the Lock's
+#    semaphore); it never changes vm.nr_hugepages, a setting of the whole system.
 huge() {
-    pages=$(cat /proc/sys/vm/nr_hugepages)
-    echo 8 > /proc/sys/vm/nr_hugepages 2>/dev/null
-    [ "$(cat /proc/sys/vm/nr_hugepages)" -ge 8 ] || { echo "no huge pages could be reserved"; echo "$pages" > /proc/sys/vm/nr_hugepages; return 2; }
+    free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
+    if [ "${free:-0}" -lt 3 ]; then
+        echo "HugePages_Free is ${free:-0} in /proc/meminfo (needs 3; vm.nr_hugepages is left alone)"
+        return 2
+    fi
     hp=$(awk '/Hugepagesize/ {print $2 * 1024}' /proc/meminfo)
     unshare --mount --propagation private sh -c "
         mkdir -p $tmp/huge && mount -t hugetlbfs -o mode=1777 none $tmp/huge &&
@@ -95,16 +99,15 @@ lock = mp.Lock()  # sem_open on hugetlbfs (no write(2) there)
 with lock:
     pass
 print(\"a Lock: ok\")'"
-    r=$?
-    echo "$pages" > /proc/sys/vm/nr_hugepages
-    return $r
 }
+before=$(cat /proc/sys/vm/nr_hugepages)
 out=$(huge 2>&1); r=$?
 case $r in
     0) ok recipe_hugetlbfs ;;
     2) skip recipe_hugetlbfs "$out" ;;
     *) bad recipe_hugetlbfs "$out" ;;
 esac
+check hugetlbfs_recipe_left_vm_nr_hugepages_alone [ "$(cat /proc/sys/vm/nr_hugepages)" = "$before" ]
 
 # 6. Out of logind's reach (RemoveIPC): a service user's objects in its own directory never
 #    appear in /dev/shm, where logind removes them at logout.
