@@ -37,7 +37,7 @@ fresh = cksum < $(1) > $(B)/$(2).sum.$$$$ && \
 	{ cmp -s $(B)/$(2).sum.$$$$ $(B)/$(2).sum || touch $(1); mv $(B)/$(2).sum.$$$$ $(B)/$(2).sum; }
 
 $(A): FORCE | $(B)
-	$(CARGO) build --release --quiet
+	$(CARGO) build --release
 	@$(call fresh,$(A),librtshm.a)
 
 # build.rs writes the header in the same cargo build.
@@ -51,7 +51,7 @@ $(HEADER): $(A) ;
 # is bound lazily inside a call (BENCHMARKS.md).
 SO_A := target/shared-object/release/librtshm.a
 $(SO_A): FORCE | $(B)
-	$(CARGO) build --release --quiet --features shared-object --target-dir target/shared-object
+	$(CARGO) build --release --features shared-object --target-dir target/shared-object
 	@$(call fresh,$(SO_A),so-objects.a)
 
 $(B)/librtshm.map: src/librtshm.map.S | $(B)

@@ -1,7 +1,7 @@
 //! Named semaphores, in the same namespace as shared memory: glibc's sem_open, sem_close and
 //! sem_unlink, file for file and byte for byte.
 //!
-//! A semaphore is the file "sem.<name>" holding one sem_t, whose bytes are what glibc's own
+//! A semaphore is the file `sem.<name>` holding one sem_t, whose bytes are what glibc's own
 //! sem_init(&s, 1, value) writes, so glibc's sem_wait, sem_post and sem_getvalue work on it and
 //! a plain glibc process opening the same name shares it. It is created under a temporary name
 //! and linked into place whole, so no process ever sees it half made. A process maps each
