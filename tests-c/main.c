@@ -387,6 +387,28 @@ int main(int argc, char **argv)
         printf("%lu %s\n", getauxval(AT_SECURE), dir ? dir : "(null)");
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (struct test *t = tests; t; t = t->next)
+            printf("%s\n", t->name);
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        printf("usage: %s [--list | TEST...]: runs every test, or the TESTs named\n", argv[0]);
+        return 0;
+    }
+    /* A name that is no test is a mistake, not a run of nothing. */
+    int unknown = 0;
+    for (int i = 1; i < argc; i++) {
+        int found = 0;
+        for (struct test *t = tests; t && !found; t = t->next)
+            found = strcmp(argv[i], t->name) == 0;
+        if (!found) {
+            fprintf(stderr, "%s: no test is named %s (--list lists them)\n", argv[0], argv[i]);
+            unknown++;
+        }
+    }
+    if (unknown)
+        return 2;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(prefix, sizeof prefix, "rtshm-t.%ld.%lx.", (long)getpid(),

@@ -45,6 +45,7 @@ if [ "${1:-}" != sanitizers ]; then
     part "header" sh tests-c/header.sh
     part "footprint and ABI" sh tests-c/abi.sh
     part "C suite, linked -lrtshm" build/suite-shared
+    part "the suite's runner (--list, test names)" sh tests-c/runner.sh
     part "C suite, linked librtshm.a" build/suite-static
     part "C suite, glibc program under LD_PRELOAD" env LD_PRELOAD="$so" build/suite-preload
     part "linking: libraries, plugins, Python extensions, old and new binaries" sh tests-c/linking.sh

@@ -11,10 +11,16 @@ tmp=$(mktemp -d /tmp/rtshm-py.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
 
-if [ -z "$py" ]; then skip python_cases "python3 is not installed"; finish; exit; fi
-if [ "$(id -u)" -ne 0 ] || ! unshare --mount --propagation private true 2>/dev/null; then
-    skip python_cases "needs root and a private mount namespace (unshare --mount)"
+# skip_all REASON: every test of this file is skipped, each by its name, with the reason.
+skip_all() {
+    for name in $(sed -n 's/^ *\(check\|fails_with\|quiet\) \([a-z_0-9]*\) .*/\2/p; s/^ *[0-9]) \(ok\|skip\|bad\) \([a-z_0-9]*\).*/\2/p' "$0" | sort -u); do
+        skip "$name" "$1"
+    done
     finish; exit
+}
+if [ -z "$py" ]; then skip_all "python3 is not installed"; fi
+if [ "$(id -u)" -ne 0 ] || ! unshare --mount --propagation private true 2>/dev/null; then
+    skip_all "needs root and a private mount namespace (unshare --mount)"
 fi
 
 # fails_with NAME PATTERN SETUP COMMAND: in a private mount namespace after SETUP, COMMAND
