@@ -174,8 +174,17 @@ test: lib $(SUITES) $(SAN_SUITES) $(B)/writer
 check-sanitizers: lib $(SUITES) $(SAN_SUITES)
 	@sh tests-c/run.sh sanitizers
 
+# The directories install makes (none that existed) are listed in MADE, so that uninstall
+# removes what install made and nothing else. Installing into the system (no DESTDIR) as root
+# runs ldconfig, as a distribution's package does; otherwise install says what to do.
+MADE = $(DESTDIR)$(LIBDIR)/.rtshm-made-dirs
 install: lib
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	@made=; for d in $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR); do \
+		p=; for c in $$(echo "$$d" | tr '/' ' '); do \
+			p="$$p/$$c"; [ -d "$$p" ] || { mkdir "$$p" && made="$$p $$made"; } || exit 1; \
+		done; \
+	done; \
+	[ -f $(MADE) ] && made="$$made $$(cat $(MADE))"; printf '%s\n' $$made > $(MADE)
 	install -m 755 $(SO) $(DESTDIR)$(LIBDIR)/librtshm.so.$(VERSION)
 	ln -sf librtshm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librtshm.so.0
 	ln -sf librtshm.so.0 $(DESTDIR)$(LIBDIR)/librtshm.so
@@ -183,11 +192,23 @@ install: lib
 	install -m 644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/rtshm.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' rtshm.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/rtshm.pc
+	@if [ -n "$(DESTDIR)" ]; then :; \
+	elif [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then \
+		echo ldconfig; ldconfig; \
+		ldconfig -p | grep -q "librtshm.so.0 .*=> $(LIBDIR)/" || \
+		echo "make install: $(LIBDIR) is not in the dynamic linker's search path: add it to a file in /etc/ld.so.conf.d/ and run ldconfig, or set LD_LIBRARY_PATH=$(LIBDIR)"; \
+	else \
+		echo "make install: to let programs find librtshm.so.0, run ldconfig as root (if $(LIBDIR) is in /etc/ld.so.conf), or set LD_LIBRARY_PATH=$(LIBDIR)"; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/librtshm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librtshm.so.0 \
 		$(DESTDIR)$(LIBDIR)/librtshm.so $(DESTDIR)$(LIBDIR)/librtshm.a \
 		$(DESTDIR)$(INCLUDEDIR)/rtshm.h $(DESTDIR)$(PKGCONFIGDIR)/rtshm.pc
+	@if [ -f $(MADE) ]; then made=$$(cat $(MADE)); rm -f $(MADE); \
+		for d in $$made; do rmdir "$$d" 2>/dev/null || true; done; fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then \
+		echo ldconfig; ldconfig; fi
 
 clean:
 	$(CARGO) clean

@@ -16,6 +16,11 @@ check install_pkg_config sh -c "[ \"\$($pc --modversion rtshm)\" = $ver ]"
 check install_link_shared_via_pkg_config sh -c "${CC:-cc} -o $tmp/w examples/writer.c \$($pc --cflags --libs rtshm) -ldl && LD_LIBRARY_PATH=$lib $tmp/w $name true"
 fi
 check install_link_static sh -c "${CC:-cc} -o $tmp/ws examples/writer.c -I$d/opt/rtshm/include $lib/librtshm.a -ldl && $tmp/ws $name.s true && ! ldd $tmp/ws | grep -q rtshm"
-check uninstall_removes_everything sh -c "make -s uninstall DESTDIR=$d PREFIX=/opt/rtshm && [ -z \"\$(find $d -type f -o -type l)\" ]"
+check install_again_over_itself make -s install DESTDIR="$d" PREFIX=/opt/rtshm
+# install made $d and everything under it: uninstall removes all of it, directories too.
+check uninstall_removes_what_install_made sh -c "make -s uninstall DESTDIR=$d PREFIX=/opt/rtshm && [ ! -e $d ] || find $d"
+# A directory that was there before install stays after uninstall.
+mkdir -p "$tmp/kept/opt"
+check uninstall_keeps_directories_it_did_not_make sh -c "make -s install DESTDIR=$tmp/kept PREFIX=/opt/rtshm && make -s uninstall DESTDIR=$tmp/kept PREFIX=/opt/rtshm && [ -d $tmp/kept/opt ] && [ ! -e $tmp/kept/opt/rtshm ]"
 rm -f "/dev/shm$name" "/dev/shm$name.s"
 finish
