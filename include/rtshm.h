@@ -123,6 +123,14 @@ int shm_rename(const char *from, const char *to, int flags);
  */
 int shm_mkstemp(char *template_);
 
+/**
+ * Debug builds (`cargo build`) keep core's unwind tables, which name this personality routine;
+ * nothing ever unwinds (panic = "abort"), but a C program linking librtshm.a must find the
+ * symbol. Release builds drop the references, and have no such symbol. Hidden: not part of
+ * the archive's exports.
+ */
+void rust_eh_personality(void);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

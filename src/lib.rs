@@ -200,6 +200,16 @@ fn c_return(r: Result<c_int, Errno>) -> c_int {
     })
 }
 
+/// Debug builds (`cargo build`) keep core's unwind tables, which name this personality routine;
+/// nothing ever unwinds (panic = "abort"), but a C program linking librtshm.a must find the
+/// symbol. Release builds drop the references, and have no such symbol. Hidden: not part of
+/// the archive's exports.
+#[cfg(all(debug_assertions, not(any(test, feature = "fuzzing"))))]
+#[no_mangle]
+extern "C" fn rust_eh_personality() {}
+#[cfg(all(debug_assertions, not(any(test, feature = "fuzzing"))))]
+core::arch::global_asm!(".hidden rust_eh_personality");
+
 #[cfg(not(any(test, feature = "fuzzing")))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
