@@ -23,9 +23,22 @@ TEST_HDRS := $(wildcard tests-c/*.h)
 SUITES := $(B)/suite-shared $(B)/suite-static $(B)/suite-preload $(B)/peer
 TEST_LIBS := -ldl -lpthread
 
-.PHONY: all lib demo test check-sanitizers bench fuzz soak install uninstall clean FORCE
+.PHONY: all lib help demo test check-sanitizers bench fuzz soak install uninstall clean FORCE
 
 all: lib
+
+help:
+	@echo "make             build target/release/librtshm.so and librtshm.a (the same as make lib)"
+	@echo "make demo        build, then two processes share memory through rtshm"
+	@echo "make test        every test; ends with 'total: N passed, N failed, N skipped'"
+	@echo "make bench       rtshm against glibc and the bare system calls (BENCHMARKS.md; needs valgrind)"
+	@echo "make fuzz        differential fuzzing against glibc (FUZZ_SECONDS=60; nightly Rust, cargo-fuzz)"
+	@echo "make soak        processes x threads, fork and signal handlers (SOAK_SECONDS=10)"
+	@echo "make check-sanitizers  only the ASan/UBSan and valgrind runs of the C suite"
+	@echo "make install     install under PREFIX=$(PREFIX) (DESTDIR= for staging; runs ldconfig as root)"
+	@echo "make uninstall   remove what make install put there"
+	@echo "make clean       remove build/ and cargo's target/"
+	@echo "make help        this list"
 
 lib: $(SO) $(A) $(REL)/librtshm.so.0
 

@@ -13,7 +13,7 @@ chmod 755 "$tmp"
 
 # skip_all REASON: every test of this file is skipped, each by its name, with the reason.
 skip_all() {
-    for name in $(sed -n 's/^ *\(check\|fails_with\|quiet\) \([a-z_0-9]*\) .*/\2/p; s/^ *[0-9]) \(ok\|skip\|bad\) \([a-z_0-9]*\).*/\2/p' "$0" | sort -u); do
+    for name in $(sed -n 's/^ *\(check\|fails_with\|quiet\) \([a-z_0-9]*\) .*/\2/p; s/^ *[0-9]) \(ok\|skip\|bad\) \([a-z_0-9]*\).*/\2/p; s/.* \(ok\|bad\) \([a-z_0-9]*\); fi$/\2/p' "$0" | sort -u); do
         skip "$name" "$1"
     done
     finish; exit
@@ -114,6 +114,20 @@ case $r in
     *) bad recipe_hugetlbfs "$out" ;;
 esac
 check hugetlbfs_recipe_left_vm_nr_hugepages_alone [ "$(cat /proc/sys/vm/nr_hugepages)" = "$before" ]
+
+# 7. The RTSHM_COMPAT CI gate (README): it passes portable calls, and fails on a call that
+#    breaks a macOS rule, and when the loader could not preload rtshm (nothing was checked).
+gate() { # PRELOAD NAME: the README's two greps over one run
+    env LD_PRELOAD="$1" RTSHM_COMPAT=macos RTSHM_COMPAT_LOG=1 $py -c "
+from multiprocessing import shared_memory as s
+b = s.SharedMemory(name='$2', create=True, size=16); b.close(); b.unlink()" 2> "$tmp/compat.log"
+    ! grep -q 'cannot be preloaded' "$tmp/compat.log" && ! grep -q '^rtshm: RTSHM_COMPAT' "$tmp/compat.log"
+}
+long=rtshm-gate-a-name-longer-than-macos-allows
+if gate "$so" rtshm-gate-ok; then ok recipe_compat_gate_passes_portable_calls; else bad recipe_compat_gate_passes_portable_calls "$(cat "$tmp/compat.log")"; fi
+if gate "$so" "$long"; then bad recipe_compat_gate_fails_a_violation "it passed"; else ok recipe_compat_gate_fails_a_violation; fi
+if gate "$tmp/no/librtshm.so" rtshm-gate-ok; then bad recipe_compat_gate_fails_without_rtshm "it passed"; else ok recipe_compat_gate_fails_without_rtshm; fi
+rm -f /dev/shm/rtshm-gate-ok "/dev/shm/$long"
 
 # 6. Out of logind's reach (RemoveIPC): a service user's objects in its own directory never
 #    appear in /dev/shm, where logind removes them at logout.
