@@ -124,7 +124,7 @@ b = s.SharedMemory(name='$2', create=True, size=16); b.close(); b.unlink()" 2> "
     ! grep -q 'cannot be preloaded' "$tmp/compat.log" && ! grep -q '^rtshm: RTSHM_COMPAT' "$tmp/compat.log"
 }
 long=rtshm-gate-a-name-longer-than-macos-allows
-if gate "$so" rtshm-gate-ok; then ok recipe_compat_gate_passes_portable_calls; else bad recipe_compat_gate_passes_portable_calls "$(cat "$tmp/compat.log")"; fi
+if ! gate "$so" rtshm-gate-ok; then bad recipe_compat_gate_passes_portable_calls "$(cat "$tmp/compat.log")"; else ok recipe_compat_gate_passes_portable_calls; fi
 if gate "$so" "$long"; then bad recipe_compat_gate_fails_a_violation "it passed"; else ok recipe_compat_gate_fails_a_violation; fi
 if gate "$tmp/no/librtshm.so" rtshm-gate-ok; then bad recipe_compat_gate_fails_without_rtshm "it passed"; else ok recipe_compat_gate_fails_without_rtshm; fi
 rm -f /dev/shm/rtshm-gate-ok "/dev/shm/$long"
