@@ -23,7 +23,7 @@ TEST_HDRS := $(wildcard tests-c/*.h)
 SUITES := $(B)/suite-shared $(B)/suite-static $(B)/suite-preload $(B)/peer
 TEST_LIBS := -ldl -lpthread
 
-.PHONY: all lib help demo test check-sanitizers bench fuzz soak install uninstall clean FORCE
+.PHONY: all lib help toolchain demo test check-sanitizers bench fuzz soak install uninstall clean FORCE
 
 all: lib
 
@@ -49,7 +49,15 @@ lib: $(SO) $(A) $(REL)/librtshm.so.0
 fresh = cksum < $(1) > $(B)/$(2).sum.$$$$ && \
 	{ cmp -s $(B)/$(2).sum.$$$$ $(B)/$(2).sum || touch $(1); mv $(B)/$(2).sum.$$$$ $(B)/$(2).sum; }
 
-$(A): FORCE | $(B)
+# A missing or too old toolchain is said in one line, before any cargo error.
+RUST_MIN := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+toolchain:
+	@command -v $(CARGO) >/dev/null 2>&1 || { echo "make: cargo is not installed; README.md, Requirements, says how to install Rust $(RUST_MIN) or later (rustup, no root needed)"; exit 1; }
+	@v=$$(rustc --version 2>/dev/null | cut -d' ' -f2 | cut -d- -f1); \
+	[ "$$(printf '%s\n' $(RUST_MIN) "$$v" | sort -V | head -n 1)" = $(RUST_MIN) ] || \
+	{ echo "make: Rust $$v is too old: rtshm needs $(RUST_MIN) or later (rustup update, or README.md, Requirements)"; exit 1; }
+
+$(A): FORCE toolchain | $(B)
 	$(CARGO) build --release
 	@$(call fresh,$(A),librtshm.a)
 
@@ -63,7 +71,7 @@ $(HEADER): $(A) ;
 # read-only data in one segment (two segments to map, not four); full RELRO, so that no import
 # is bound lazily inside a call (BENCHMARKS.md).
 SO_A := target/shared-object/release/librtshm.a
-$(SO_A): FORCE | $(B)
+$(SO_A): FORCE toolchain | $(B)
 	$(CARGO) build --release --features shared-object --target-dir target/shared-object
 	@$(call fresh,$(SO_A),so-objects.a)
 
