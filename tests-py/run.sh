@@ -65,16 +65,41 @@ check py_refuses_rtshm_dir_owned_by_another_user sh -c "
     [ \$(echo \"\$out\" | grep -c 'rtshm: RTSHM_DIR=\"$tmp/theirs\" is not used: \"$tmp/theirs\" is owned by uid 65534') -eq 1 ] &&
     [ -z \"\$(ls -A $tmp/theirs)\" ] || { echo \"\$out\"; exit 1; }"
 
-# 4. Parallel test runs, one directory each: the same object names do not collide.
+# 4. Parallel test runs, one directory each: the same object names do not collide. No timing:
+#    each holder says when its object exists and keeps it until told to let go (a FIFO).
+hold='import sys; from multiprocessing import shared_memory as s, Lock; Lock(); b = s.SharedMemory(name="rtshm_recipe_same", create=True, size=4096); print("made", flush=True); sys.stdin.readline(); b.close(); b.unlink()'
+# holder N ENV...: runs a holder with ENV in the background; its stdout is $tmp/made.N, its
+# stdin the FIFO $tmp/go.N (held open on descriptor 6+N until release N).
+holder() {
+    n=$1; shift
+    rm -f "$tmp/go.$n" "$tmp/made.$n"; mkfifo "$tmp/go.$n"
+    env "$@" $py -c "$hold" < "$tmp/go.$n" > "$tmp/made.$n" 2>&1 &
+    eval "exec $((6 + n))> \"\$tmp/go.\$n\""
+}
+# made N: waits until holder N has made its object (or has ended without).
+made() {
+    while ! grep -q made "$tmp/made.$1" 2>/dev/null && jobs %% >/dev/null 2>&1; do sleep 0.05; done
+    grep -q made "$tmp/made.$1"
+}
+release() { eval "exec $((6 + $1))>&-"; }
+parallel_runs() {
+    holder 1 LD_PRELOAD=$so RTSHM_DIR=$tmp/run1
+    holder 2 LD_PRELOAD=$so RTSHM_DIR=$tmp/run2
+    made 1 && made 2; r=$?
+    release 1; release 2; wait
+    [ $r -eq 0 ] || { cat "$tmp/made.1" "$tmp/made.2"; return 1; }
+}
+collide_without_rtshm() {
+    holder 1 LANG=C
+    made 1 || { release 1; wait; cat "$tmp/made.1"; return 1; }
+    # The same name while the first holds it: it exists.
+    if $py -c "$hold" < /dev/null > /dev/null 2>&1; then r=1; else r=0; fi
+    release 1; wait
+    return $r
+}
 mkdir -p "$tmp/run1" "$tmp/run2"
-same="from multiprocessing import shared_memory as s, Lock; import time; Lock(); b = s.SharedMemory(name='rtshm_recipe_same', create=True, size=4096); time.sleep(1); b.close(); b.unlink()"
-check recipe_isolated_parallel_runs sh -c "
-    env LD_PRELOAD=$so RTSHM_DIR=$tmp/run1 $py -c \"$same\" & a=\$!
-    env LD_PRELOAD=$so RTSHM_DIR=$tmp/run2 $py -c \"$same\" & b=\$!
-    wait \$a && wait \$b"
-check recipe_isolated_runs_collide_without_rtshm sh -c "
-    $py -c \"$same\" & a=\$!; sleep 0.3
-    ! $py -c \"$same\" 2>/dev/null; r=\$?; wait \$a; exit \$r"
+check recipe_isolated_parallel_runs parallel_runs
+check recipe_isolated_runs_collide_without_rtshm collide_without_rtshm
 
 # 5. Huge pages: objects on a hugetlbfs mount; sizes must be multiples of the huge page size.
 #    Uses the huge pages the machine has free (two for the object, one for the Lock's
