@@ -10,7 +10,8 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 CARGO ?= cargo
 CC ?= cc
-CFLAGS ?= -O2 -g
+# DWARF 4: valgrind 3.19 cannot read clang 14's default, DWARF 5.
+CFLAGS ?= -O2 -g -gdwarf-4
 WARN := -std=c11 -Wall -Wextra -Werror
 REL := target/release
 B := build
@@ -93,37 +94,43 @@ FORCE:
 $(B):
 	mkdir -p $@
 
-$(B)/suite-shared: $(TEST_SRCS) $(TEST_HDRS) $(SO) $(REL)/librtshm.so.0 | $(B)
+# Which compiler and flags built the C programs: changing CC or CFLAGS rebuilds them all.
+CCID := $(B)/cc.id
+$(CCID): FORCE | $(B)
+	@{ echo "$(CC) $(CFLAGS)"; $(CC) --version 2>/dev/null | head -n 1; } > $@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
+
+$(B)/suite-shared: $(TEST_SRCS) $(TEST_HDRS) $(SO) $(REL)/librtshm.so.0 $(CCID) | $(B)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -DRTSHM_LINK_SHARED -o $@ $(TEST_SRCS) \
 		-L$(REL) -lrtshm -Wl,-rpath,$(CURDIR)/$(REL) $(TEST_LIBS)
 
-$(B)/suite-static: $(TEST_SRCS) $(TEST_HDRS) $(A) | $(B)
+$(B)/suite-static: $(TEST_SRCS) $(TEST_HDRS) $(A) $(CCID) | $(B)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -DRTSHM_LINK_STATIC -o $@ $(TEST_SRCS) $(A) $(TEST_LIBS)
 
 # A plain glibc program: rtshm comes in only through LD_PRELOAD.
-$(B)/suite-preload: $(TEST_SRCS) $(TEST_HDRS) $(HEADER) | $(B)
+$(B)/suite-preload: $(TEST_SRCS) $(TEST_HDRS) $(HEADER) $(CCID) | $(B)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -DRTSHM_LINK_PRELOAD -o $@ $(TEST_SRCS) $(TEST_LIBS)
 
 # A plain glibc program for the interoperability tests.
-$(B)/peer: tests-c/peer.c | $(B)
+$(B)/peer: tests-c/peer.c $(CCID) | $(B)
 	$(CC) $(CFLAGS) $(WARN) -o $@ $< -ldl
 
 # The soak test: make soak SOAK_SECONDS=N.
 SOAK_SECONDS ?= 10
-$(B)/soak: tests-c/soak.c $(HEADER) $(SO) $(REL)/librtshm.so.0 | $(B)
+$(B)/soak: tests-c/soak.c $(HEADER) $(SO) $(REL)/librtshm.so.0 $(CCID) | $(B)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< -L$(REL) -lrtshm -Wl,-rpath,$(CURDIR)/$(REL) -lpthread
 
 soak: lib $(B)/soak
 	$(B)/soak $(SOAK_SECONDS)
 
 # The same tests built against the system's own shm_open (see README: other libcs).
-$(B)/suite-system: $(TEST_SRCS) $(TEST_HDRS) $(HEADER) | $(B)
+$(B)/suite-system: $(TEST_SRCS) $(TEST_HDRS) $(HEADER) $(CCID) | $(B)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $(TEST_SRCS) $(TEST_LIBS)
 
-$(B)/writer: examples/writer.c $(HEADER) $(SO) $(REL)/librtshm.so.0 | $(B)
+$(B)/writer: examples/writer.c $(HEADER) $(SO) $(REL)/librtshm.so.0 $(CCID) | $(B)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< -L$(REL) -lrtshm -Wl,-rpath,$(CURDIR)/$(REL) -ldl
 
-$(B)/reader: examples/reader.c | $(B)
+$(B)/reader: examples/reader.c $(CCID) | $(B)
 	$(CC) $(CFLAGS) $(WARN) -o $@ $< -ldl
 
 # Two processes share memory: the writer is linked with -lrtshm; the reader is a plain glibc
@@ -138,35 +145,35 @@ demo: lib $(B)/writer $(B)/reader
 
 # The suite built with AddressSanitizer and UndefinedBehaviorSanitizer; any report fails it.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-$(B)/asan-shared: $(TEST_SRCS) $(TEST_HDRS) $(SO) $(REL)/librtshm.so.0 | $(B)
+$(B)/asan-shared: $(TEST_SRCS) $(TEST_HDRS) $(SO) $(REL)/librtshm.so.0 $(CCID) | $(B)
 	$(CC) $(CFLAGS) $(SAN) $(WARN) -Iinclude -DRTSHM_LINK_SHARED -o $@ $(TEST_SRCS) \
 		-L$(REL) -lrtshm -Wl,-rpath,$(CURDIR)/$(REL) $(TEST_LIBS)
 
-$(B)/asan-static: $(TEST_SRCS) $(TEST_HDRS) $(A) | $(B)
+$(B)/asan-static: $(TEST_SRCS) $(TEST_HDRS) $(A) $(CCID) | $(B)
 	$(CC) $(CFLAGS) $(SAN) $(WARN) -Iinclude -DRTSHM_LINK_STATIC -o $@ $(TEST_SRCS) $(A) $(TEST_LIBS)
 
 SAN_SUITES := $(B)/asan-shared $(B)/asan-static
 
 # The benchmark: glibc, rtshm and the bare system calls side by side (see BENCHMARKS.md).
-$(B)/bench: bench/bench.c | $(B)
+$(B)/bench: bench/bench.c $(CCID) | $(B)
 	$(CC) -O2 $(WARN) -o $@ $< -ldl -lpthread
 
 # Stack use per call, on a guarded alternate signal stack (BENCHMARKS.md).
-$(B)/stack: bench/stack.c | $(B)
+$(B)/stack: bench/stack.c $(CCID) | $(B)
 	$(CC) -O2 $(WARN) -o $@ $< -ldl
 
-$(B)/empty.so: bench/empty.c | $(B)
+$(B)/empty.so: bench/empty.c $(CCID) | $(B)
 	$(CC) -O2 -shared -fPIC -nostartfiles -Wl,-z,noseparate-code -Wl,-soname,empty.so -o $@ $<
 	strip $@
 
 # Start-up by how a program links rtshm: -lrt (glibc's), -lrtshm, librtshm.a (BENCHMARKS.md).
-$(B)/start-lrt: bench/start.c | $(B)
+$(B)/start-lrt: bench/start.c $(CCID) | $(B)
 	$(CC) -O2 $(WARN) -o $@ $< -lrt
 
-$(B)/start-lrtshm: bench/start.c $(SO) $(REL)/librtshm.so.0 | $(B)
+$(B)/start-lrtshm: bench/start.c $(SO) $(REL)/librtshm.so.0 $(CCID) | $(B)
 	$(CC) -O2 $(WARN) -o $@ $< -L$(REL) -lrtshm -Wl,-rpath,$(CURDIR)/$(REL)
 
-$(B)/start-static: bench/start.c $(A) | $(B)
+$(B)/start-static: bench/start.c $(A) $(CCID) | $(B)
 	$(CC) -O2 $(WARN) -o $@ $< $(A)
 
 bench: lib $(B)/bench $(B)/empty.so $(B)/stack $(B)/start-lrt $(B)/start-lrtshm $(B)/start-static
