@@ -21,6 +21,15 @@
  * constants; only the shared and static builds link rtshm's own functions by name. */
 #include <rtshm.h>
 
+/* Built with AddressSanitizer, by gcc (__SANITIZE_ADDRESS__) or clang (__has_feature). */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
 struct test {
     const char *name;
     void (*fn)(void);

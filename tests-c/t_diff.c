@@ -482,7 +482,7 @@ static void run_case(struct request q, int state, const char *flagname)
      * on the code paths, which every kind of case still reaches; the three plain builds run
      * every case. */
     static unsigned long seen;
-#ifdef __SANITIZE_ADDRESS__
+#ifdef UNDER_ASAN
     const unsigned long sample = 4;
 #else
     const unsigned long sample = getenv("RTSHM_UNDER_VALGRIND") ? 8 : 1;
@@ -595,7 +595,7 @@ static void differential(int unprivileged, int in_rtshm_dir)
     load_glibc();
     if (!is_rtshm((void *)shm_open) || !is_rtshm((void *)shm_unlink))
         FAIL("shm_open/shm_unlink are not rtshm's");
-#ifndef __SANITIZE_ADDRESS__ /* where ASan's sem_open wrapper stands first, passing on to rtshm's */
+#ifndef UNDER_ASAN /* where ASan's sem_open wrapper stands first, passing on to rtshm's */
     if (!is_rtshm((void *)sem_open))
         FAIL("sem_open is not rtshm's");
 #endif

@@ -152,7 +152,7 @@ TEST(sem_deviations_null_and_long_names)
     /* <semaphore.h> declares the names nonnull: call through pointers that promise nothing. */
     sem_t *(*volatile open_fn)(const char *, int, ...) = sem_open;
     int (*volatile unlink_fn)(const char *) = sem_unlink;
-#ifndef __SANITIZE_ADDRESS__ /* ASan's own sem_open wrapper reads the name first */
+#ifndef UNDER_ASAN /* ASan's own sem_open wrapper reads the name first */
     errno = 0;
     CHECK(open_fn(NULL, 0) == SEM_FAILED && errno == EFAULT);
     CHECK_ERR(unlink_fn(NULL), EFAULT);

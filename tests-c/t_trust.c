@@ -26,14 +26,6 @@
 #include <sys/xattr.h>
 
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 /* A second unprivileged user, for "owned by someone else" when the test runs as NOBODY. */
 #define OTHER 65533
 
