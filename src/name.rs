@@ -2,7 +2,7 @@
 //! in.
 //!
 //! No system calls but for a long path's room, no allocation. The rules are glibc 2.36's, less
-//! the four documented deviations (see README.md): leading slashes are dropped; an empty rest,
+//! the four documented deviations (docs/BEHAVIOUR.md): leading slashes are dropped; an empty rest,
 //! a slash inside it, or a rest of "." or ".." is invalid; a rest over NAME_MAX bytes, or a
 //! whole name of PATH_MAX bytes or more, is too long.
 //!

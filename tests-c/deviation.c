@@ -14,7 +14,7 @@ int rtshm_deviation(const char *name, enum deviation_op op)
     int sem = op == DEV_SEM_OPEN || op == DEV_SEM_UNLINK;
     int opens = op == DEV_SHM_OPEN || op == DEV_SEM_OPEN;
     size_t total = strnlen(name, PATH_MAX);
-    /* README's deviations. 4: a name of PATH_MAX bytes or more is ENAMETOOLONG, whatever is in
+    /* docs/BEHAVIOUR.md's deviations. 4: a name of PATH_MAX bytes or more is ENAMETOOLONG, whatever is in
      * it. */
     if (total >= PATH_MAX)
         return ENAMETOOLONG;

@@ -1,4 +1,4 @@
-/* What rtshm promises where it deviates from glibc (README, "Deviations"): one model, which
+/* What rtshm promises where it deviates from glibc (docs/BEHAVIOUR.md, "Deviations"): one model, which
  * the differential test (t_diff.c) and the differential fuzzer (fuzz/, whose build.rs compiles
  * deviation.c) both read. */
 #ifndef RTSHM_DEVIATION_H

@@ -1,7 +1,7 @@
 /* Differential test: glibc's shm_open/shm_unlink/sem_open/sem_unlink and rtshm's, called on
  * the same inputs from the same on-disk state, must give the same result, errno, descriptor,
  * descriptor flags, fstat, semaphore address reuse, and leave the same files (with the same
- * bytes) behind; the documented deviations are checked against what the README promises
+ * bytes) behind; the documented deviations are checked against what docs/BEHAVIOUR.md promises
  * instead. Run as the caller (root in CI: objects are root's), from root as an unprivileged
  * uid meeting root's objects, and with rtshm in an RTSHM_DIR while glibc stays in /dev/shm:
  * the same behaviour relative to the directory. */
