@@ -159,24 +159,34 @@ void need_root(void)
         skip("needs root (to change uid or set up other users' objects)");
 }
 
+/* Installs a seccomp filter in this process (a child's), or skips the test where none can be
+ * used. */
+static void install_filter(struct sock_filter *filter, unsigned short len)
+{
+    struct sock_fprog prog = {len, filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        skip("seccomp: %s", strerror(errno));
+}
+
+#define ALLOW_OTHER_ARCH_THEN_LOAD_NR                                                         \
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),                  \
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_CURRENT, 1, 0),                        \
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),                                         \
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
+
 void inject_errno(long nr, long nr2, int err)
 {
     if (getenv("RTSHM_UNDER_VALGRIND"))
         skip("seccomp filters are not used under valgrind");
     struct sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_CURRENT, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        ALLOW_OTHER_ARCH_THEN_LOAD_NR,
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 1, 0),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr2, 0, 1),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    struct sock_fprog prog = {sizeof filter / sizeof filter[0], filter};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        skip("seccomp: %s", strerror(errno));
+    install_filter(filter, sizeof filter / sizeof filter[0]);
 }
 
 void inject_errno_with_flag(long nr, int arg, unsigned flag, int err)
@@ -184,10 +194,7 @@ void inject_errno_with_flag(long nr, int arg, unsigned flag, int err)
     if (getenv("RTSHM_UNDER_VALGRIND"))
         skip("seccomp filters are not used under valgrind");
     struct sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_CURRENT, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        ALLOW_OTHER_ARCH_THEN_LOAD_NR,
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         /* The argument's low 32 bits (little-endian: the first word of args[arg]). */
@@ -196,10 +203,7 @@ void inject_errno_with_flag(long nr, int arg, unsigned flag, int err)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    struct sock_fprog prog = {sizeof filter / sizeof filter[0], filter};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        skip("seccomp: %s", strerror(errno));
+    install_filter(filter, sizeof filter / sizeof filter[0]);
 }
 
 int (*rename_fn)(const char *, const char *, int);
