@@ -47,7 +47,7 @@ pub unsafe fn open<R>(
 
 /// shm_open's system call, once the path is made.
 #[inline(always)]
-pub fn open_path(path: &name::ShmPath<'_>, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
+fn open_path(path: &name::ShmPath<'_>, oflag: c_int, mode: mode_t) -> Result<c_int, Errno> {
     let flags = oflag | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_LARGEFILE;
     sys::open(path.as_c_str(), flags, mode).map_err(|e| match e {
         // A directory is one more unsuitable name, not an error POSIX lists.
