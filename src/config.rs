@@ -1,12 +1,13 @@
-//! The environment: RTSHM_DIR (where objects live), RTSHM_COMPAT and RTSHM_COMPAT_LOG. Read
-//! once, at the first call that needs them; after that a call pays one atomic load.
+//! The environment: RTSHM_DIR (where objects live), RTSHM_COMPAT, RTSHM_COMPAT_LOG and
+//! RTSHM_RESERVE (reserve.rs). Read once, at the first call that needs them; after that a call pays one atomic load.
 //!
 //! Trust. In a secure-execution process (the kernel's AT_SECURE: setuid, setgid, file
 //! capabilities) every variable is ignored, exactly as secure_getenv would: whatever the
 //! process's ids are when it first calls. RTSHM_DIR is used only once safedir.rs has found it
 //! safe. A value that is set but unusable makes every call fail with EINVAL (quietly falling
 //! back to /dev/shm would put objects where the user said they must not go) and says why once
-//! per process on standard error; an unknown RTSHM_COMPAT is ignored, and said once too.
+//! per process on standard error; an unknown RTSHM_COMPAT or RTSHM_RESERVE is ignored, and said
+//! once too.
 //!
 //! No locks, no claims, no waiting: every thread that finds the settings unread reads them
 //! itself and writes the same bytes to the same place (SharedPath), and the first to finish
@@ -66,10 +67,12 @@ const INVALID: u8 = 5;
 static STATE: AtomicU8 = AtomicU8::new(UNREAD);
 /// RTSHM_DIR without its trailing slashes, once STATE is UNCHECKED or CUSTOM.
 static DIR: SharedPath = SharedPath::new();
-/// RTSHM_COMPAT and RTSHM_COMPAT_LOG, published by the same store of STATE: the Compat value,
-/// plus LOG_BIT.
-static COMPAT: AtomicU8 = AtomicU8::new(0);
+/// RTSHM_COMPAT, RTSHM_COMPAT_LOG and RTSHM_RESERVE, published by the same store of STATE: the
+/// Compat value (MODE_BITS), plus LOG_BIT and RESERVE_BIT.
+static OPTIONS: AtomicU8 = AtomicU8::new(0);
+const MODE_BITS: u8 = 0x0f;
 const LOG_BIT: u8 = 0x80;
+const RESERVE_BIT: u8 = 0x40;
 
 /// RTSHM_COMPAT: the stricter system whose rules are enforced on top of Linux's.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -84,7 +87,7 @@ pub enum Compat {
     MacOs,
 }
 
-/// The names RTSHM_COMPAT takes, as packed in COMPAT (1, 2, 3).
+/// The names RTSHM_COMPAT takes, as packed in OPTIONS (1, 2, 3).
 const COMPAT_NAMES: [(&[u8], Compat); 3] = [
     (b"posix", Compat::Posix),
     (b"freebsd", Compat::FreeBsd),
@@ -114,11 +117,21 @@ pub fn compat() -> (Compat, bool) {
     if STATE.load(Ordering::Acquire) == UNREAD {
         read();
     }
-    let packed = COMPAT.load(Ordering::Relaxed);
+    let packed = OPTIONS.load(Ordering::Relaxed);
     let mode = COMPAT_NAMES
-        .get(usize::from(packed & !LOG_BIT).wrapping_sub(1))
+        .get(usize::from(packed & MODE_BITS).wrapping_sub(1))
         .map_or(Compat::Off, |(_, mode)| *mode);
     (mode, packed & LOG_BIT != 0)
+}
+
+/// Whether RTSHM_RESERVE=1 asks ftruncate to reserve what it grows an object by (reserve.rs).
+/// Two loads and compares: the whole cost of ftruncate's choice.
+#[inline(always)]
+pub fn reserve() -> bool {
+    if STATE.load(Ordering::Acquire) == UNREAD {
+        read();
+    }
+    OPTIONS.load(Ordering::Relaxed) & RESERVE_BIT != 0
 }
 
 /// The directory in effect (the environment is read at the first call).
@@ -170,14 +183,19 @@ fn read() {
             .map(|(packed, _)| packed)
     });
     let logging = var(c"RTSHM_COMPAT_LOG").is_some_and(|v| !v.is_empty() && v != b"0");
-    let packed = mode.unwrap_or(0) | if logging { LOG_BIT } else { 0 };
+    // Unset and 0 are off, 1 on; anything else is off and said.
+    let reserve_value = var(c"RTSHM_RESERVE");
+    let reserving = reserve_value == Some(b"1");
+    let packed = mode.unwrap_or(0)
+        | if logging { LOG_BIT } else { 0 }
+        | if reserving { RESERVE_BIT } else { 0 };
     let value = var(c"RTSHM_DIR");
     let setting = value.map(parse);
     if STATE.load(Ordering::Acquire) != UNREAD {
         return;
     }
     let state = match setting {
-        None if packed & !LOG_BIT != 0 => DEFAULT_COMPAT,
+        None if packed & MODE_BITS != 0 => DEFAULT_COMPAT,
         None => DEFAULT,
         Some(Setting::Custom(dir)) => {
             DIR.store(dir);
@@ -185,7 +203,7 @@ fn read() {
         }
         Some(_) => INVALID,
     };
-    COMPAT.store(packed, Ordering::Relaxed);
+    OPTIONS.store(packed, Ordering::Relaxed);
     if STATE
         .compare_exchange(UNREAD, state, Ordering::Release, Ordering::Acquire)
         .is_err()
@@ -209,6 +227,16 @@ fn read() {
                 }
             },
             b"rtshm: RTSHM_COMPAT is not used: not a known mode\n",
+        );
+    }
+    if let Some(v) = reserve_value.filter(|v| *v != b"0" && *v != b"1") {
+        warn::line(
+            &|l| {
+                l.put(b"RTSHM_RESERVE=")
+                    .quoted(v, warn::VALUE_SHOWN)
+                    .put(b" is not used: not 0 or 1; ftruncate does not reserve");
+            },
+            b"rtshm: RTSHM_RESERVE is not used: not 0 or 1; ftruncate does not reserve\n",
         );
     }
     if !matches!(setting, Some(Setting::Relative | Setting::TooLong)) {

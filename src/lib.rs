@@ -18,6 +18,7 @@ mod compat;
 mod config;
 mod name;
 mod place;
+mod reserve;
 mod safedir;
 mod sem;
 mod shm;
@@ -42,6 +43,8 @@ use sys::Errno;
 core::arch::global_asm!(
     ".protected shm_open, shm_unlink, sem_open, sem_close, sem_unlink, shm_rename, shm_mkstemp, rtshm_dir"
 );
+#[cfg(all(not(feature = "shared-object"), target_pointer_width = "64"))]
+core::arch::global_asm!(".protected ftruncate, ftruncate64");
 
 /// The library's parsers, for the fuzz targets (fuzz/): not part of the C API.
 #[cfg(feature = "fuzzing")]
@@ -190,6 +193,29 @@ pub unsafe extern "C" fn sem_close(sem: *mut c_void) -> c_int {
 pub unsafe extern "C" fn sem_unlink(name: *const c_char) -> c_int {
     // SAFETY: the caller's contract for `name`.
     unsafe { sem::unlink(name, c_return) }
+}
+
+/// ftruncate(2): sets the size of the file open as `fd`. The plain system call, as glibc's
+/// ftruncate makes it (the same errors; not a cancellation point; errno untouched on success),
+/// unless RTSHM_RESERVE=1: then a call that grows a shared memory object in the directory in
+/// effect first reserves the new range, and fails with ENOSPC, the size unchanged, when the
+/// file system has not the room (README, "No more SIGBUS"). Not in the header: <unistd.h>
+/// declares it. 64-bit targets only, where off_t and off64_t are one type.
+#[cfg(target_pointer_width = "64")]
+#[no_mangle]
+pub extern "C" fn ftruncate(fd: c_int, length: libc::off_t) -> c_int {
+    if config::reserve() {
+        return c_return(reserve::ftruncate(fd, length));
+    }
+    c_return(sys::ftruncate(fd, length))
+}
+
+/// ftruncate64: ftruncate under its large-file name, which programs built with
+/// _FILE_OFFSET_BITS=64 call.
+#[cfg(target_pointer_width = "64")]
+#[no_mangle]
+pub extern "C" fn ftruncate64(fd: c_int, length: libc::off64_t) -> c_int {
+    ftruncate(fd, length)
 }
 
 /// The C convention: the value, or -1 with errno set.

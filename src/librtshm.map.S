@@ -13,3 +13,7 @@ RTSHM_0.1 {
     local:
         *;
 };
+RTSHM_0.2 {
+    global:
+        ftruncate; ftruncate64;
+} RTSHM_0.1;

@@ -295,11 +295,11 @@ fn mapped_room<R>(
 }
 
 /// A private mapping made for one call, unmapped when dropped.
-struct Mapped(*mut u8, usize);
+pub(crate) struct Mapped(*mut u8, usize);
 
 impl Mapped {
     #[inline(never)]
-    fn new(len: usize) -> Result<Mapped, Errno> {
+    pub(crate) fn new(len: usize) -> Result<Mapped, Errno> {
         sys::map(len, -1).map(|page| Mapped(page, len))
     }
 
@@ -308,6 +308,13 @@ impl Mapped {
         // SAFETY: a private mapping of `self.1` bytes that only this Mapped refers to, unmapped
         // only when it is dropped, which the borrow prevents meanwhile.
         unsafe { core::slice::from_raw_parts_mut(self.0.cast(), self.1) }
+    }
+
+    /// The mapping's bytes, zeros until written, for as long as it is borrowed.
+    pub(crate) fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: as in room(); an anonymous mapping starts zero-filled, so every byte is
+        // initialised.
+        unsafe { core::slice::from_raw_parts_mut(self.0, self.1) }
     }
 }
 

@@ -228,7 +228,7 @@ fn fill(fd: c_int, value: c_uint) -> Result<(*mut u8, usize), Errno> {
             if len == SEM_SIZE {
                 return Err(Errno(libc::EINVAL));
             }
-            sys::truncate(fd, len)?;
+            sys::ftruncate(fd, len as i64)?;
             let sem = sys::map(len, fd)?;
             // SAFETY: a fresh shared mapping of at least SEM_SIZE bytes of a file nobody else
             // has opened yet (it is not linked into place).

@@ -122,58 +122,109 @@ pub fn close(fd: c_int) {
 
 /// fstat(fd): what the kernel says of an open file (an O_PATH descriptor included).
 pub fn fstat(fd: c_int) -> Result<libc::stat, Errno> {
+    stat_at(fd, c"", libc::AT_EMPTY_PATH)
+}
+
+/// stat(path), following symbolic links.
+pub fn stat(path: &CStr) -> Result<libc::stat, Errno> {
+    stat_at(libc::AT_FDCWD, path, 0)
+}
+
+/// newfstatat(dir, path, flags).
+fn stat_at(dir: c_int, path: &CStr, flags: c_int) -> Result<libc::stat, Errno> {
     let mut st = core::mem::MaybeUninit::<libc::stat>::uninit();
     let args = [
-        fd as c_long,
-        c"".as_ptr() as c_long,
+        dir as c_long,
+        path.as_ptr() as c_long,
         st.as_mut_ptr() as c_long,
-        libc::AT_EMPTY_PATH as c_long,
+        flags as c_long,
         0,
         0,
     ];
     // SAFETY: the kernel writes a struct stat (the kernel's layout is libc's on the
-    // architectures this library supports) into `st`, and reads the empty path.
+    // architectures this library supports) into `st`, and reads the NUL-terminated path.
     check(unsafe { syscall6(libc::SYS_newfstatat, args) })?;
     // SAFETY: newfstatat succeeded, so it filled `st`.
     Ok(unsafe { st.assume_init() })
 }
 
+/// statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS): an open file's type, size, device and
+/// attributes (append-only, immutable), which struct stat does not carry.
+pub fn statx(fd: c_int) -> Result<libc::statx, Errno> {
+    let mut st = core::mem::MaybeUninit::<libc::statx>::uninit();
+    let args = [
+        fd as c_long,
+        c"".as_ptr() as c_long,
+        libc::AT_EMPTY_PATH as c_long,
+        libc::STATX_BASIC_STATS as c_long,
+        st.as_mut_ptr() as c_long,
+        0,
+    ];
+    // SAFETY: the kernel writes a struct statx into `st` and reads the empty path.
+    check(unsafe { syscall6(libc::SYS_statx, args) })?;
+    // SAFETY: statx succeeded, so it filled `st`.
+    Ok(unsafe { st.assume_init() })
+}
+
 /// The file system an open file is on: its magic number and block size (fstatfs).
 pub fn fs_of(fd: c_int) -> Result<(i64, usize), Errno> {
+    let st = statfs(fd)?;
+    #[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+    Ok((st.f_type as i64, st.f_bsize as usize))
+}
+
+/// fstatfs(fd).
+pub fn statfs(fd: c_int) -> Result<libc::statfs, Errno> {
     let mut st = core::mem::MaybeUninit::<libc::statfs>::uninit();
     let args = [fd as c_long, st.as_mut_ptr() as c_long, 0, 0, 0, 0];
     // SAFETY: the kernel writes a struct statfs into `st`.
     check(unsafe { syscall6(libc::SYS_fstatfs, args) })?;
     // SAFETY: fstatfs succeeded, so it filled `st`.
-    let st = unsafe { st.assume_init() };
-    #[allow(clippy::unnecessary_cast)] // the field types differ between architectures
-    Ok((st.f_type as i64, st.f_bsize as usize))
+    Ok(unsafe { st.assume_init() })
 }
 
-/// ftruncate(fd, len).
-pub fn truncate(fd: c_int, len: usize) -> Result<(), Errno> {
+/// ftruncate(fd, len): the kernel's answer as it is (the exported ftruncate's whole cost when
+/// RTSHM_RESERVE is off).
+#[inline(always)]
+pub fn ftruncate(fd: c_int, len: i64) -> Result<c_int, Errno> {
     // SAFETY: no memory is passed.
-    check(unsafe {
-        syscall6(
-            libc::SYS_ftruncate,
-            [fd as c_long, len as c_long, 0, 0, 0, 0],
+    let ret = unsafe { syscall4(libc::SYS_ftruncate, fd as c_long, len as c_long, 0, 0) };
+    check(ret).map(|r| r as c_int)
+}
+
+/// fallocate(fd, mode, offset, len).
+pub fn fallocate(fd: c_int, mode: c_int, offset: i64, len: i64) -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    let ret = unsafe {
+        syscall4(
+            libc::SYS_fallocate,
+            fd as c_long,
+            mode as c_long,
+            offset as c_long,
+            len as c_long,
         )
-    })
-    .map(drop)
+    };
+    check(ret).map(drop)
 }
 
 /// readlinkat(fd, "", buf): the target of the symbolic link an O_PATH descriptor names, not
 /// NUL-terminated; a target that fills `buf` is ENAMETOOLONG.
 pub fn read_link(fd: c_int, buf: &mut [u8]) -> Result<usize, Errno> {
+    read_link_at(fd, c"", buf)
+}
+
+/// readlinkat(dir, path, buf), as read_link.
+pub fn read_link_at(dir: c_int, path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
     let args = [
-        fd as c_long,
-        c"".as_ptr() as c_long,
+        dir as c_long,
+        path.as_ptr() as c_long,
         buf.as_mut_ptr() as c_long,
         buf.len() as c_long,
         0,
         0,
     ];
-    // SAFETY: the kernel writes at most buf.len() bytes into the live, exclusive buffer.
+    // SAFETY: the kernel reads the NUL-terminated path and writes at most buf.len() bytes into
+    // the live, exclusive buffer.
     let n = check(unsafe { syscall6(libc::SYS_readlinkat, args) })? as usize;
     if n >= buf.len() {
         return Err(Errno(libc::ENAMETOOLONG));

@@ -19,6 +19,8 @@ core::arch::global_asm!(
     ".symver sem_open, sem_open@GLIBC_2.2.5",
     ".symver sem_close, sem_close@GLIBC_2.2.5",
     ".symver sem_unlink, sem_unlink@GLIBC_2.2.5",
+    ".symver ftruncate, ftruncate@GLIBC_2.2.5",
+    ".symver ftruncate64, ftruncate64@GLIBC_2.2.5",
 );
 
 #[cfg(all(target_arch = "aarch64", target_pointer_width = "64"))]
@@ -28,6 +30,8 @@ core::arch::global_asm!(
     ".symver sem_open, sem_open@GLIBC_2.17",
     ".symver sem_close, sem_close@GLIBC_2.17",
     ".symver sem_unlink, sem_unlink@GLIBC_2.17",
+    ".symver ftruncate, ftruncate@GLIBC_2.17",
+    ".symver ftruncate64, ftruncate64@GLIBC_2.17",
 );
 
 // `@@@` renames the function itself to its default version; it comes after the aliases above,
@@ -46,4 +50,13 @@ core::arch::global_asm!(
     ".symver shm_rename, shm_rename@@@RTSHM_0.1",
     ".symver shm_mkstemp, shm_mkstemp@@@RTSHM_0.1",
     ".symver rtshm_dir, rtshm_dir@@@RTSHM_0.1",
+);
+
+// ftruncate came in rtshm 0.2 (RTSHM_RESERVE). glibc has it at the architecture's first
+// version only; on other architectures the default version alone serves unversioned
+// references.
+#[cfg(target_pointer_width = "64")]
+core::arch::global_asm!(
+    ".symver ftruncate, ftruncate@@@RTSHM_0.2",
+    ".symver ftruncate64, ftruncate64@@@RTSHM_0.2",
 );

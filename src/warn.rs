@@ -105,12 +105,15 @@ pub fn line(build: &dyn Fn(&mut Line), fallback: &[u8]) {
     let _ = unsafe { sys::unmap(page, LINE) };
 }
 
-/// Appends an errno value by its name where the directory check can meet it, else its number.
+/// Appends an errno value by its name where the directory check or RTSHM_RESERVE (reserve.rs)
+/// can meet it, else its number.
 pub fn errno(line: &mut Line, e: sys::Errno) {
     let name: &[u8] = match e.0 {
         libc::EACCES => b"EACCES",
         libc::ELOOP => b"ELOOP",
         libc::ENAMETOOLONG => b"ENAMETOOLONG",
+        libc::ENOENT => b"ENOENT",
+        libc::EOPNOTSUPP => b"EOPNOTSUPP",
         libc::ENOTDIR => b"ENOTDIR",
         libc::EIO => b"EIO",
         libc::EPERM => b"EPERM",
