@@ -9,8 +9,8 @@
 //! have a size limit (statfs counts its blocks): without one (the kernel's own tmpfs, behind
 //! every memfd and so behind SHM_ANON's objects) a file system cannot be full, and nothing is
 //! reserved. Every other descriptor, a call that does not grow the file, and an append-only or
-//! immutable file (whose ftruncate fails anyway) get the plain system call, as with the
-//! setting off.
+//! immutable file, or one open read-only (whose ftruncate fails anyway) get the plain system
+//! call, as with the setting off.
 //!
 //! The reservation is fallocate(FALLOC_FL_KEEP_SIZE) over the new range; then the plain system
 //! call sets the size, so the size, the times, the errors and the signals (EFBIG and SIGXFSZ
@@ -28,10 +28,10 @@ use crate::name;
 use crate::sys::{self, Errno};
 use crate::warn;
 
-/// The reservation is made in steps of this many bytes, each retried until it is done: tmpfs
-/// abandons a fallocate, and gives back what it took, when a signal arrives, and glibc's
-/// ftruncate is never interrupted. A step is about half a millisecond of work (BENCHMARKS.md),
-/// so signals would have to come faster than that to hold a call up.
+/// tmpfs abandons a fallocate, and gives back what it took, when a signal arrives, and glibc's
+/// ftruncate is never interrupted: a reservation that a signal interrupts is made again in
+/// steps of this many bytes, each retried until it is done. A step is about half a millisecond
+/// of work (BENCHMARKS.md), so signals would have to come faster than that to hold a call up.
 const STEP: i64 = 2 << 20;
 
 /// ftruncate(fd, length), with what it grows an object by reserved first.
@@ -56,6 +56,7 @@ fn growing_object(fd: c_int, length: i64) -> Option<(i64, libc::statfs)> {
     if u32::from(st.stx_mode) & libc::S_IFMT != libc::S_IFREG
         || length <= size
         || st.stx_attributes & refused != 0
+        || sys::open_flags(fd).ok()? & libc::O_ACCMODE == libc::O_RDONLY
         || !in_directory(fd, libc::makedev(st.stx_dev_major, st.stx_dev_minor))
     {
         return None;
@@ -130,12 +131,17 @@ fn reserve(fd: c_int, from: i64, to: i64, fs: &libc::statfs) -> Result<bool, Err
     if block > 0 && (to - 1) / block - from / block > free {
         return Err(Errno(libc::ENOSPC));
     }
+    // The whole range in one call; once a signal has interrupted it, step by step.
     let mut at = from;
+    let mut whole = true;
     while at < to {
-        let end = (at / STEP + 1).saturating_mul(STEP).min(to);
+        let end = match whole {
+            true => to,
+            false => (at / STEP + 1).saturating_mul(STEP).min(to),
+        };
         match sys::fallocate(fd, libc::FALLOC_FL_KEEP_SIZE, at, end - at) {
             Ok(()) => at = end,
-            Err(Errno(libc::EINTR)) => {}
+            Err(Errno(libc::EINTR)) => whole = false,
             Err(e) => {
                 release(fd, from, at);
                 if e == Errno(libc::ENOSPC) {

@@ -192,6 +192,13 @@ pub fn ftruncate(fd: c_int, len: i64) -> Result<c_int, Errno> {
     check(ret).map(|r| r as c_int)
 }
 
+/// fcntl(fd, F_GETFL): the flags the file was opened with.
+pub fn open_flags(fd: c_int) -> Result<c_int, Errno> {
+    // SAFETY: no memory is passed.
+    let ret = unsafe { syscall4(libc::SYS_fcntl, fd as c_long, libc::F_GETFL as c_long, 0, 0) };
+    check(ret).map(|flags| flags as c_int)
+}
+
 /// fallocate(fd, mode, offset, len).
 pub fn fallocate(fd: c_int, mode: c_int, offset: i64, len: i64) -> Result<(), Errno> {
     // SAFETY: no memory is passed.

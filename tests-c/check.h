@@ -49,6 +49,8 @@ void register_test(struct test *t);
 /* Fails the running test: prints where and why, then ends its process. */
 __attribute__((noreturn, format(printf, 3, 4))) void fail_at(const char *file, int line,
                                                              const char *fmt, ...);
+/* The exit status of a test (or a child of it) that is skipped. */
+#define SKIP_STATUS 77
 /* Ends the running test as skipped, with the reason. */
 __attribute__((noreturn, format(printf, 1, 2))) void skip(const char *fmt, ...);
 /* A line of detail under the test's result line. */

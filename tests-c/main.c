@@ -29,7 +29,7 @@ const char *const link_mode = "none";
 
 int testing_rtshm(void) { return strcmp(link_mode, "none") != 0; }
 
-#define SKIP_STATUS 77
+
 
 #if defined(__x86_64__)
 #define AUDIT_ARCH_CURRENT AUDIT_ARCH_X86_64
