@@ -189,6 +189,26 @@ static int helper_mode(int argc, char **argv)
                fd >= 0 ? "opened" : errname_(errno));
         return 0;
     }
+    if (argc == 3 && strcmp(argv[1], "--trust-reserve") == 0) {
+        /* As --trust-compat, then ftruncate to 1 TiB, which RTSHM_RESERVE=1 refuses (ENOSPC)
+         * and glibc's ftruncate makes sparse. */
+        if (seteuid(getuid()) != 0) {
+            printf("seteuid(%d): %s\n", (int)getuid(), strerror(errno));
+            return 2;
+        }
+        const char *dir = current_rtshm_dir();
+        if (seteuid(euid) != 0) {
+            printf("seteuid(%d): %s\n", (int)euid, strerror(errno));
+            return 2;
+        }
+        int fd = shm_open(argv[2], O_RDWR | O_CREAT | O_EXCL, 0600);
+        int r = fd >= 0 ? ftruncate(fd, (off_t)1 << 40) : -1;
+        int e = errno;
+        shm_unlink(argv[2]);
+        printf("%lu %s %s\n", getauxval(AT_SECURE), dir ? dir : "(null)",
+               r == 0 ? "grown" : errname_(e));
+        return 0;
+    }
     printf("unknown helper mode %s\n", argv[1]);
     return 2;
 }
@@ -360,6 +380,26 @@ TEST(trust_setuid_seteuid_dance_ignores_rtshm_dir)
     if (strcmp(copy_out, "1 /dev/shm opened") != 0)
         FAIL("the copy printed \"%s\", not \"1 /dev/shm opened\"", escaped(copy_out));
     CHECK(in_dev_shm); /* its state went where it always goes */
+}
+
+TEST(trust_setuid_ignores_rtshm_reserve)
+{
+    need_privileged_copies();
+    const char *name = tname("reserve");
+    const char *const reserve[] = {"RTSHM_RESERVE=1", NULL};
+    /* Control: not setuid, the copy obeys it. */
+    make_copy(0, 0755);
+    run_copy(NOBODY, reserve, WITH_PROC, "--trust-reserve", name);
+    if (strcmp(copy_out, "0 /dev/shm ENOSPC") != 0)
+        FAIL("without setuid the copy printed \"%s\"", escaped(copy_out));
+    /* Setuid: RTSHM_RESERVE is ignored, and so is an unusable value (nothing said). */
+    CHECK_OK(chmod(copy_path, 04755));
+    run_copy(NOBODY, reserve, WITH_PROC, "--trust-reserve", name);
+    copy_said("1 /dev/shm grown", "the setuid copy with RTSHM_RESERVE=1");
+    const char *const unusable[] = {"RTSHM_RESERVE=yes", NULL};
+    run_copy(NOBODY, unusable, WITH_PROC, "--trust-reserve", name);
+    copy_said("1 /dev/shm grown", "the setuid copy with RTSHM_RESERVE=yes");
+    unlink(copy_path);
 }
 
 TEST(trust_setuid_ignores_rtshm_compat_and_its_log)

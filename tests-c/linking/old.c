@@ -10,6 +10,7 @@
 #include <semaphore.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static void show(const char *name, const void *fn)
 {
@@ -24,5 +25,7 @@ int main(void)
     show("sem_open", (void *)sem_open);
     show("sem_close", (void *)sem_close);
     show("sem_unlink", (void *)sem_unlink);
+    show("ftruncate", (void *)ftruncate); /* libc.so.6's, at the same first version */
+    show("ftruncate64", (void *)ftruncate64);
     return 0;
 }

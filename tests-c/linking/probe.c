@@ -80,6 +80,8 @@ int rtshm_probe(const char *expect)
     from("sem_open", (void *)sem_open, expect);
     from("sem_close", (void *)sem_close, expect);
     from("sem_unlink", (void *)sem_unlink, expect);
+    from("ftruncate", (void *)ftruncate, expect);
+    from("ftruncate64", (void *)ftruncate64, expect);
 #ifndef GLIBC_NAMES_ONLY
     from("shm_rename", (void *)shm_rename, expect);
     from("shm_mkstemp", (void *)shm_mkstemp, expect);
