@@ -162,4 +162,26 @@ check recipe_service_objects_out_of_dev_shm sh -c "
     setpriv --reuid=65534 --regid=65534 --clear-groups env RTSHM_DIR=$tmp/svc \
         build/writer /svc-object sh -c 'ls $tmp/svc | grep -qx svc-object && ! find /dev/shm -user 65534 | grep -q .' &&
     [ -z \"\$(ls -A $tmp/svc)\" ]"
+# 7. RTSHM_RESERVE=1 (README, "No more SIGBUS"): on a 1 MiB /dev/shm, 16 MiB of SharedMemory
+#    dies of SIGBUS at the first write with glibc (and leaves the object); with rtshm preloaded
+#    and RTSHM_RESERVE=1, SharedMemory(create=True) raises OSError ENOSPC, from ftruncate, and
+#    leaves nothing. The same in a 1 MiB RTSHM_DIR; and objects that fit work as before.
+grow='from multiprocessing import shared_memory as s
+m = s.SharedMemory(create=True, size=16 << 20)
+m.buf[:] = b"x" * (16 << 20)'
+reserving="LD_PRELOAD=$so RTSHM_RESERVE=1"
+# What is left in the directory, after the exit status: "<status> <entries>".
+after() { echo 'rc=$?; echo "$rc $(ls -A '"$1"' | wc -l)"'; }
+check reserve_glibc_dies_of_sigbus_and_leaves_the_object sh -c "
+    out=\$(unshare --mount --propagation private sh -c '$small_shm && $py -c \"\$0\" 2>/dev/null; $(after /dev/shm)' '$grow')
+    [ \"\$out\" = '135 1' ] || { echo \"\$out\"; exit 1; }"
+check reserve_python_gets_enospc_and_leaves_nothing sh -c "
+    out=\$(unshare --mount --propagation private sh -c '$small_shm && env $reserving $py -c \"\$0\" 2>&1; $(after /dev/shm)' '$grow')
+    echo \"\$out\" | grep -q '^OSError: \\[Errno 28\\] No space left on device' && echo \"\$out\" | grep -qx '1 0' || { echo \"\$out\"; exit 1; }"
+mkdir -p "$tmp/small"
+small_dir="mount -t tmpfs -o size=1m,mode=1777 tmpfs $tmp/small"
+check reserve_python_gets_enospc_in_a_small_rtshm_dir sh -c "
+    out=\$(unshare --mount --propagation private sh -c '$small_dir && env $reserving RTSHM_DIR=$tmp/small $py -c \"\$0\" 2>&1; $(after $tmp/small)' '$grow')
+    echo \"\$out\" | grep -q '^OSError: \\[Errno 28\\] No space left on device' && echo \"\$out\" | grep -qx '1 0' || { echo \"\$out\"; exit 1; }"
+check reserve_python_multiprocessing_that_fits_works in_ns "$big_dir" "env $reserving RTSHM_DIR=$tmp/big $py $client && [ -z \"\$(ls -A $tmp/big)\" ]"
 finish
