@@ -10,6 +10,10 @@
  *   bench startup N SO...        median µs to spawn and reap /bin/true with LD_PRELOAD=SO
  *                                (an empty SO: no preload), alternating, N runs each
  *   bench spawn N PROGRAM...     median µs to spawn and reap each PROGRAM, alternating
+ *   bench ftcount IMPL K         K same-size ftruncate calls on an object (for callgrind)
+ *   bench grow IMPL SIZE ROUNDS  median µs of a growing ftruncate of a new object to SIZE, and
+ *                                of it and the first write of every page (RTSHM_RESERVE is
+ *                                read from the environment)
  *
  * The library is found through RTSHM_SO (default target/release/librtshm.so). */
 #define _GNU_SOURCE
@@ -406,6 +410,75 @@ static void bench_spawn(int n, int count, char **items, int preload)
         printf("%s %.1f\n", *items[i] ? items[i] : "(none)", median(samples[i], n));
 }
 
+/* ---- bench ftcount, bench grow: ftruncate, glibc's and rtshm's ---- */
+
+typedef int (*ftruncate_fn)(int, off_t);
+
+static ftruncate_fn ftruncate_of(const char *impl)
+{
+    const char *so = strcmp(impl, "glibc") == 0 ? "libc.so.6"
+                     : getenv("RTSHM_SO")       ? getenv("RTSHM_SO")
+                                                : "target/release/librtshm.so";
+    void *lib = dlopen(so, RTLD_LAZY | RTLD_LOCAL);
+    ftruncate_fn fn = lib ? (ftruncate_fn)dlsym(lib, "ftruncate") : NULL;
+    if (!fn) {
+        fprintf(stderr, "bench: no ftruncate in %s\n", so);
+        exit(2);
+    }
+    return fn;
+}
+
+/* A new, unlinked object in /dev/shm (glibc's shm_open: the same file either way). */
+static int new_object(void)
+{
+    char name[64];
+    snprintf(name, sizeof name, "/rtshm-bench.%d.ft", (int)getpid());
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || shm_unlink(name) != 0) {
+        fprintf(stderr, "bench: shm_open: %s\n", strerror(errno));
+        exit(3);
+    }
+    return fd;
+}
+
+static void bench_ftcount(const char *impl, long k)
+{
+    ftruncate_fn fn = ftruncate_of(impl);
+    int fd = new_object();
+    if (fn(fd, 4096) != 0)
+        exit(3);
+    for (long i = 0; i < k; i++)
+        fn(fd, 4096);
+    close(fd);
+}
+
+static void bench_grow(const char *impl, long size, int rounds)
+{
+    ftruncate_fn fn = ftruncate_of(impl);
+    double *alone = calloc((size_t)rounds, sizeof *alone);
+    double *touched = calloc((size_t)rounds, sizeof *touched);
+    for (int r = 0; r < rounds; r++) {
+        int fd = new_object();
+        double t0 = now_ns();
+        if (fn(fd, size) != 0) {
+            fprintf(stderr, "bench: ftruncate: %s\n", strerror(errno));
+            exit(3);
+        }
+        double t1 = now_ns();
+        char *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+            exit(3);
+        for (long i = 0; i < size; i += 4096)
+            p[i] = 1;
+        double t2 = now_ns();
+        munmap(p, (size_t)size);
+        close(fd);
+        alone[r] = (t1 - t0) / 1000;
+        touched[r] = (t2 - t0) / 1000;
+    }
+    printf("%.1f %.1f\n", median(alone, rounds), median(touched, rounds));
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "rss") == 0) {
@@ -418,6 +491,14 @@ int main(int argc, char **argv)
     }
     if (argc >= 4 && strcmp(argv[1], "spawn") == 0) {
         bench_spawn(atoi(argv[2]), argc - 3, argv + 3, 0);
+        return 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "ftcount") == 0) {
+        bench_ftcount(argv[2], atol(argv[3]));
+        return 0;
+    }
+    if (argc == 5 && strcmp(argv[1], "grow") == 0) {
+        bench_grow(argv[2], atol(argv[3]), atoi(argv[4]));
         return 0;
     }
     if (argc < 3) {

@@ -68,11 +68,13 @@ static STATE: AtomicU8 = AtomicU8::new(UNREAD);
 /// RTSHM_DIR without its trailing slashes, once STATE is UNCHECKED or CUSTOM.
 static DIR: SharedPath = SharedPath::new();
 /// RTSHM_COMPAT, RTSHM_COMPAT_LOG and RTSHM_RESERVE, published by the same store of STATE: the
-/// Compat value (MODE_BITS), plus LOG_BIT and RESERVE_BIT.
+/// Compat value (MODE_BITS), plus LOG_BIT and RESERVE_BIT; and READ_BIT, set in every value
+/// stored, so that ftruncate learns all it needs from this one byte (reserve_off).
 static OPTIONS: AtomicU8 = AtomicU8::new(0);
 const MODE_BITS: u8 = 0x0f;
 const LOG_BIT: u8 = 0x80;
 const RESERVE_BIT: u8 = 0x40;
+const READ_BIT: u8 = 0x20;
 
 /// RTSHM_COMPAT: the stricter system whose rules are enforced on top of Linux's.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -124,9 +126,16 @@ pub fn compat() -> (Compat, bool) {
     (mode, packed & LOG_BIT != 0)
 }
 
-/// Whether RTSHM_RESERVE=1 asks ftruncate to reserve what it grows an object by (reserve.rs).
-/// Two loads and compares: the whole cost of ftruncate's choice.
+/// Whether ftruncate is the plain system call: the settings are read and RTSHM_RESERVE is off.
+/// One load and compare: the whole cost of ftruncate's choice.
+/// (Every thread that stores OPTIONS stores the same byte, so a relaxed load is enough.)
 #[inline(always)]
+pub fn reserve_off() -> bool {
+    OPTIONS.load(Ordering::Relaxed) & (READ_BIT | RESERVE_BIT) == READ_BIT
+}
+
+/// Whether RTSHM_RESERVE=1 asks ftruncate to reserve what it grows an object by (reserve.rs);
+/// the environment is read at the first call.
 pub fn reserve() -> bool {
     if STATE.load(Ordering::Acquire) == UNREAD {
         read();
@@ -187,6 +196,7 @@ fn read() {
     let reserve_value = var(c"RTSHM_RESERVE");
     let reserving = reserve_value == Some(b"1");
     let packed = mode.unwrap_or(0)
+        | READ_BIT
         | if logging { LOG_BIT } else { 0 }
         | if reserving { RESERVE_BIT } else { 0 };
     let value = var(c"RTSHM_DIR");

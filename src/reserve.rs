@@ -34,10 +34,24 @@ use crate::warn;
 /// of work (BENCHMARKS.md), so signals would have to come faster than that to hold a call up.
 const STEP: i64 = 2 << 20;
 
-/// ftruncate(fd, length), with what it grows an object by reserved first.
+/// The exported ftruncate when it is not the plain system call (config::reserve_off): reads
+/// the settings at the first call, and with RTSHM_RESERVE=1 reserves what the call grows an
+/// object by first. Returns the C result (errno set on failure).
 #[cold]
 #[inline(never)]
-pub fn ftruncate(fd: c_int, length: i64) -> Result<c_int, Errno> {
+pub fn ftruncate(fd: c_int, length: i64) -> c_int {
+    let result = match config::reserve() {
+        true => reserving(fd, length),
+        false => sys::ftruncate(fd, length),
+    };
+    result.unwrap_or_else(|e| {
+        sys::set_errno(e);
+        -1
+    })
+}
+
+/// ftruncate(fd, length), with what it grows an object by reserved first.
+fn reserving(fd: c_int, length: i64) -> Result<c_int, Errno> {
     let Some((size, fs)) = growing_object(fd, length) else {
         return sys::ftruncate(fd, length);
     };
