@@ -97,6 +97,37 @@ echo
 mkdir "$dir/ns"
 RTSHM_DIR="$dir/ns" build/stack "$so"
 echo
+RTSHM_RESERVE=1 build/stack "$so"
+echo
+echo "## ftruncate (bench ftcount, bench grow)"
+echo
+echo "User-space instructions per same-size ftruncate of an object (callgrind, K calls minus none, / K):"
+echo
+echo "| RTSHM_RESERVE | glibc | rtshm |"
+echo "|---|---:|---:|"
+ftcount() { # IMPL K -> instructions inside ftruncate
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='*ftruncate*' \
+        "$bench" ftcount "$1" "$2" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+ft_per_call() { # IMPL -> per call
+    a=$(ftcount "$1" 2000); b=$(ftcount "$1" 0)
+    echo "$a $b" | awk '{printf "%.1f", ($1 - $2) / 2000}'
+}
+echo "| unset | $(ft_per_call glibc) | $(ft_per_call rtshm) |"
+echo "| 1 | $(RTSHM_RESERVE=1 ft_per_call glibc) | $(RTSHM_RESERVE=1 ft_per_call rtshm) |"
+echo
+echo "Growing a new object from 0 with ftruncate, then writing one byte in each page through a"
+echo "mapping (median µs of 31 runs; ftruncate alone / ftruncate and the first writes):"
+echo
+echo "| size | glibc | rtshm, RTSHM_RESERVE unset | rtshm, RTSHM_RESERVE=1 |"
+echo "|---|---:|---:|---:|"
+for size in 4096 1048576 16777216; do
+    g=$("$bench" grow glibc $size 31 | awk '{print $1 " / " $2}')
+    r=$("$bench" grow rtshm $size 31 | awk '{print $1 " / " $2}')
+    v=$(RTSHM_RESERVE=1 "$bench" grow rtshm $size 31 | awk '{print $1 " / " $2}')
+    echo "| $(echo $size | awk '{print ($1 >= 1048576) ? $1 / 1048576 " MiB" : $1 / 1024 " KiB"}') | $g | $r | $v |"
+done
+echo
 echo "## Scaling: create + close + unlink on distinct names, best of 3 runs of 0.5 s"
 echo
 "$bench" threads 0.5

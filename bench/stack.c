@@ -4,8 +4,8 @@
  * frame). Each trial runs in a fresh child, so "first" is the process's first call (rtshm reads
  * its settings then) and "after" follows one earlier call.
  *
- * build/stack LIBRTSHM.so prints a Markdown table; RTSHM_DIR in the environment is rtshm's
- * (glibc ignores it). Run by make bench (bench/run.sh). */
+ * build/stack LIBRTSHM.so prints a Markdown table; RTSHM_DIR and RTSHM_RESERVE in the
+ * environment are rtshm's (glibc ignores them). Run by make bench (bench/run.sh). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -20,12 +20,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum op { SHM_OPEN, SHM_UNLINK, SEM_OPEN, SEM_CLOSE, SEM_UNLINK, SHM_ANON_OPEN, SHM_RENAME,
-          SHM_MKSTEMP, RTSHM_DIR, EMPTY };
+enum op { SHM_OPEN, SHM_UNLINK, SEM_OPEN, SEM_CLOSE, SEM_UNLINK, FTRUNCATE, SHM_ANON_OPEN,
+          SHM_RENAME, SHM_MKSTEMP, RTSHM_DIR, EMPTY };
 static const char *const op_names[] = {
-    "shm_open (O_CREAT)", "shm_unlink",       "sem_open (O_CREAT)", "sem_close",
-    "sem_unlink",         "shm_open(SHM_ANON)", "shm_rename",       "shm_mkstemp",
-    "rtshm_dir",          "(empty handler)"};
+    "shm_open (O_CREAT)", "shm_unlink",         "sem_open (O_CREAT)", "sem_close",
+    "sem_unlink",         "ftruncate (growing an object)", "shm_open(SHM_ANON)", "shm_rename",
+    "shm_mkstemp",        "rtshm_dir",          "(empty handler)"};
 /* Calls glibc does not have. */
 static int rtshm_only(enum op o) { return o >= SHM_ANON_OPEN && o < EMPTY; }
 
@@ -35,6 +35,7 @@ struct impl {
     sem_t *(*sem_open)(const char *, int, ...);
     int (*sem_close)(sem_t *);
     int (*sem_unlink)(const char *);
+    int (*ftruncate)(int, off_t);
     int (*shm_rename)(const char *, const char *, int);
     int (*shm_mkstemp)(char *);
     const char *(*rtshm_dir)(void);
@@ -44,6 +45,7 @@ static struct impl impl;
 static enum op op;
 static char name[64], other[64], template[64];
 static sem_t *opened;
+static int object = -1; /* for ftruncate: an object, 4096 bytes long */
 static volatile int ok;
 
 static void handler(int sig)
@@ -69,6 +71,9 @@ static void handler(int sig)
         break;
     case SEM_CLOSE:
         ok = impl.sem_close(opened) == 0;
+        break;
+    case FTRUNCATE:
+        ok = impl.ftruncate(object, 1 << 20) == 0;
         break;
     case SHM_RENAME:
         ok = impl.shm_rename(name, other, 0) == 0;
@@ -105,8 +110,19 @@ static int fits(size_t size, int first)
         if (!first) {
             if (op == SEM_OPEN || op == SEM_UNLINK)
                 impl.sem_close(impl.sem_open(name, O_CREAT, 0600, 1));
-            else if (op != EMPTY)
+            else if (op != EMPTY && op != FTRUNCATE)
                 syscall(SYS_close, impl.shm_open(name, O_RDWR | O_CREAT, 0600));
+        }
+        if (op == FTRUNCATE) {
+            /* An object made and sized without a call of the library under test, then
+             * unlinked; a later call follows one ftruncate of it to the same size. */
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", getenv("STACK_DIR"), name + 1);
+            object = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            unlink(path);
+            if (object < 0 || syscall(SYS_ftruncate, object, 4096) != 0 ||
+                (!first && impl.ftruncate(object, 4096) != 0))
+                _exit(5);
         }
         if (op == SEM_CLOSE) /* a first call is not possible: sem_open comes first */
             opened = impl.sem_open(name, O_CREAT, 0600, 1);
@@ -174,10 +190,12 @@ static void load(struct impl *i, void *lib)
     i->sem_open = (sem_t * (*)(const char *, int, ...)) dlsym(lib, "sem_open");
     i->sem_unlink = (int (*)(const char *))dlsym(lib, "sem_unlink");
     i->sem_close = (int (*)(sem_t *))dlsym(lib, "sem_close");
+    i->ftruncate = (int (*)(int, off_t))dlsym(lib, "ftruncate");
     i->shm_rename = (int (*)(const char *, const char *, int))dlsym(lib, "shm_rename");
     i->shm_mkstemp = (int (*)(char *))dlsym(lib, "shm_mkstemp");
     i->rtshm_dir = (const char *(*)(void))dlsym(lib, "rtshm_dir");
-    if (!i->shm_open || !i->shm_unlink || !i->sem_open || !i->sem_unlink || !i->sem_close) {
+    if (!i->shm_open || !i->shm_unlink || !i->sem_open || !i->sem_unlink || !i->sem_close ||
+        !i->ftruncate) {
         fprintf(stderr, "missing symbols: %s\n", dlerror());
         exit(2);
     }
@@ -206,8 +224,9 @@ int main(int argc, char **argv)
     op = EMPTY;
     size_t frame = needed(1);
     printf("Bytes of stack each call needs beyond the kernel's signal frame (an empty handler "
-           "needs %zu here)%s:\n\n",
-           frame, getenv("RTSHM_DIR") ? ", rtshm in RTSHM_DIR" : "");
+           "needs %zu here)%s%s:\n\n",
+           frame, getenv("RTSHM_DIR") ? ", rtshm in RTSHM_DIR" : "",
+           getenv("RTSHM_RESERVE") ? ", RTSHM_RESERVE=1" : "");
     printf("| call | glibc, first call | glibc, later | rtshm, first call | rtshm, later |\n");
     printf("|---|---:|---:|---:|---:|\n");
     for (op = SHM_OPEN; op < EMPTY; op++) {
