@@ -1,5 +1,6 @@
 //! The environment: RTSHM_DIR (where objects live), RTSHM_COMPAT, RTSHM_COMPAT_LOG and
-//! RTSHM_RESERVE (reserve.rs). Read once, at the first call that needs them; after that a call pays one atomic load.
+//! RTSHM_RESERVE (reserve.rs). Read once, at the first call that needs them; after that a call
+//! pays one atomic load.
 //!
 //! Trust. In a secure-execution process (the kernel's AT_SECURE: setuid, setgid, file
 //! capabilities) every variable is ignored, exactly as secure_getenv would: whatever the

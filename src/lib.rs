@@ -1,5 +1,6 @@
 //! rtshm: POSIX shared memory (`shm_open`, `shm_unlink`) and named semaphores (`sem_open`,
-//! `sem_close`, `sem_unlink`) with a C ABI, in /dev/shm or wherever RTSHM_DIR says.
+//! `sem_close`, `sem_unlink`) with a C ABI, in /dev/shm or wherever RTSHM_DIR says; and
+//! `ftruncate`, which with RTSHM_RESERVE=1 reserves what it grows an object by (reserve.rs).
 //!
 //! The exported functions are thin: they turn C conventions (pointers, -1 or SEM_FAILED and
 //! errno) into calls to a safe core and back. The library stands on `core` and `libc` alone and
