@@ -1,6 +1,7 @@
-//! The environment: RTSHM_DIR (where objects live), RTSHM_COMPAT, RTSHM_COMPAT_LOG and
-//! RTSHM_RESERVE (reserve.rs). Read once, at the first call that needs them; after that a call
-//! pays one atomic load.
+//! The environment: RTSHM_DIR (where objects live), RTSHM_COMPAT and RTSHM_COMPAT_LOG, read
+//! once, at the first call that needs them; and RTSHM_RESERVE (reserve.rs), read once, at the
+//! first ftruncate, alone: ftruncate is called for all kinds of files, often before a program
+//! sets the other variables for its shm_open calls. After that a call pays one atomic load.
 //!
 //! Trust. In a secure-execution process (the kernel's AT_SECURE: setuid, setgid, file
 //! capabilities) every variable is ignored, exactly as secure_getenv would: whatever the
@@ -68,14 +69,16 @@ const INVALID: u8 = 5;
 static STATE: AtomicU8 = AtomicU8::new(UNREAD);
 /// RTSHM_DIR without its trailing slashes, once STATE is UNCHECKED or CUSTOM.
 static DIR: SharedPath = SharedPath::new();
-/// RTSHM_COMPAT, RTSHM_COMPAT_LOG and RTSHM_RESERVE, published by the same store of STATE: the
-/// Compat value (MODE_BITS), plus LOG_BIT and RESERVE_BIT; and READ_BIT, set in every value
-/// stored, so that ftruncate learns all it needs from this one byte (reserve_off).
+/// RTSHM_COMPAT and RTSHM_COMPAT_LOG, published by the same store of STATE: the Compat value
+/// (MODE_BITS), plus LOG_BIT.
 static OPTIONS: AtomicU8 = AtomicU8::new(0);
 const MODE_BITS: u8 = 0x0f;
 const LOG_BIT: u8 = 0x80;
-const RESERVE_BIT: u8 = 0x40;
-const READ_BIT: u8 = 0x20;
+
+/// RTSHM_RESERVE: UNREAD until the first ftruncate, then OFF or ON (read_reserve).
+static RESERVE: AtomicU8 = AtomicU8::new(UNREAD);
+const OFF: u8 = 1;
+const ON: u8 = 2;
 
 /// RTSHM_COMPAT: the stricter system whose rules are enforced on top of Linux's.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -127,21 +130,59 @@ pub fn compat() -> (Compat, bool) {
     (mode, packed & LOG_BIT != 0)
 }
 
-/// Whether ftruncate is the plain system call: the settings are read and RTSHM_RESERVE is off.
-/// One load and compare: the whole cost of ftruncate's choice.
-/// (Every thread that stores OPTIONS stores the same byte, so a relaxed load is enough.)
+/// Whether ftruncate is the plain system call: RTSHM_RESERVE is read, and off. One load and
+/// compare: the whole cost of ftruncate's choice.
 #[inline(always)]
 pub fn reserve_off() -> bool {
-    OPTIONS.load(Ordering::Relaxed) & (READ_BIT | RESERVE_BIT) == READ_BIT
+    RESERVE.load(Ordering::Relaxed) == OFF
 }
 
 /// Whether RTSHM_RESERVE=1 asks ftruncate to reserve what it grows an object by (reserve.rs);
-/// the environment is read at the first call.
+/// the variable is read at the first call.
 pub fn reserve() -> bool {
-    if STATE.load(Ordering::Acquire) == UNREAD {
-        read();
+    if RESERVE.load(Ordering::Relaxed) == UNREAD {
+        read_reserve();
     }
-    OPTIONS.load(Ordering::Relaxed) & RESERVE_BIT != 0
+    RESERVE.load(Ordering::Relaxed) == ON
+}
+
+/// Reads RTSHM_RESERVE and publishes it, unless another thread has already; the thread whose
+/// store publishes it reports a value other than 0 and 1.
+#[cold]
+fn read_reserve() {
+    // Unset and 0 are off, 1 on; anything else is off and said.
+    let value = var(c"RTSHM_RESERVE");
+    let state = if value == Some(b"1") { ON } else { OFF };
+    if RESERVE
+        .compare_exchange(UNREAD, state, Ordering::Relaxed, Ordering::Relaxed)
+        .is_err()
+    {
+        return;
+    }
+    if let Some(v) = value.filter(|v| *v != b"0" && *v != b"1") {
+        warn::line(
+            &|l| {
+                l.put(b"RTSHM_RESERVE=")
+                    .quoted(v, warn::VALUE_SHOWN)
+                    .put(b" is not used: not 0 or 1; ftruncate does not reserve");
+            },
+            b"rtshm: RTSHM_RESERVE is not used: not 0 or 1; ftruncate does not reserve\n",
+        );
+    }
+}
+
+/// A variable of the environment: None when unset, and in a secure-execution process (as
+/// secure_getenv).
+fn var(name: &CStr) -> Option<&'static [u8]> {
+    // SAFETY: getauxval only reads the auxiliary vector the kernel gave the process.
+    if unsafe { libc::getauxval(libc::AT_SECURE) } != 0 {
+        return None;
+    }
+    // SAFETY: a NUL-terminated name; getenv only reads the environment.
+    let value = unsafe { libc::getenv(name.as_ptr()) };
+    // SAFETY: a NUL-terminated string in the environment, which stays in place while the
+    // program does not change the environment (see the module's comment).
+    (!value.is_null()).then(|| unsafe { name::c_bytes::<'static>(value) })
 }
 
 /// The directory in effect (the environment is read at the first call).
@@ -172,18 +213,6 @@ pub fn dir_c_string() -> *const c_char {
 /// thread whose store publishes them reports an unusable value.
 #[cold]
 fn read() {
-    // SAFETY: getauxval only reads the auxiliary vector the kernel gave the process.
-    let secure = unsafe { libc::getauxval(libc::AT_SECURE) } != 0;
-    let var = |name: &CStr| -> Option<&'static [u8]> {
-        if secure {
-            return None;
-        }
-        // SAFETY: a NUL-terminated name; getenv only reads the environment.
-        let value = unsafe { libc::getenv(name.as_ptr()) };
-        // SAFETY: a NUL-terminated string in the environment, which stays in place while the
-        // program does not change the environment (see the module's comment).
-        (!value.is_null()).then(|| unsafe { name::c_bytes::<'static>(value) })
-    };
     // Empty is unset (`RTSHM_COMPAT= program` turns it off), not an unknown mode.
     let compat_value = var(c"RTSHM_COMPAT").filter(|v| !v.is_empty());
     let mode = compat_value.map_or(Some(0), |v| {
@@ -193,13 +222,7 @@ fn read() {
             .map(|(packed, _)| packed)
     });
     let logging = var(c"RTSHM_COMPAT_LOG").is_some_and(|v| !v.is_empty() && v != b"0");
-    // Unset and 0 are off, 1 on; anything else is off and said.
-    let reserve_value = var(c"RTSHM_RESERVE");
-    let reserving = reserve_value == Some(b"1");
-    let packed = mode.unwrap_or(0)
-        | READ_BIT
-        | if logging { LOG_BIT } else { 0 }
-        | if reserving { RESERVE_BIT } else { 0 };
+    let packed = mode.unwrap_or(0) | if logging { LOG_BIT } else { 0 };
     let value = var(c"RTSHM_DIR");
     let setting = value.map(parse);
     if STATE.load(Ordering::Acquire) != UNREAD {
@@ -238,16 +261,6 @@ fn read() {
                 }
             },
             b"rtshm: RTSHM_COMPAT is not used: not a known mode\n",
-        );
-    }
-    if let Some(v) = reserve_value.filter(|v| *v != b"0" && *v != b"1") {
-        warn::line(
-            &|l| {
-                l.put(b"RTSHM_RESERVE=")
-                    .quoted(v, warn::VALUE_SHOWN)
-                    .put(b" is not used: not 0 or 1; ftruncate does not reserve");
-            },
-            b"rtshm: RTSHM_RESERVE is not used: not 0 or 1; ftruncate does not reserve\n",
         );
     }
     if !matches!(setting, Some(Setting::Relative | Setting::TooLong)) {
