@@ -35,7 +35,7 @@ use crate::warn;
 const STEP: i64 = 2 << 20;
 
 /// The exported ftruncate when it is not the plain system call (config::reserve_off): reads
-/// the settings at the first call, and with RTSHM_RESERVE=1 reserves what the call grows an
+/// RTSHM_RESERVE at the first call, and with RTSHM_RESERVE=1 reserves what the call grows an
 /// object by first. Returns the C result (errno set on failure).
 #[cold]
 #[inline(never)]
