@@ -85,6 +85,7 @@ fn run(args: &[OsString]) -> Result<u8, Fail> {
         "help" => {
             return match rest.first() {
                 None => print(&render::help()),
+                Some(h) if h == "-h" || h == "--help" => print(&render::command_help(&doc::HELP)),
                 Some(c) => match find(c) {
                     Some(c) => print(&render::command_help(c)),
                     None => Err(usage("", format!("no command {}", c.to_string_lossy()))),
