@@ -135,6 +135,32 @@ if needs nm binary_defines_rtshm_functions; then
     check binary_defines_rtshm_functions sh -c "for f in shm_unlink sem_unlink; do nm -D $R | grep -q \" T \$f\$\" || { echo \"\$f is not defined\"; exit 1; }; done; ! ldd $R | grep -q rtshm"
 fi
 
+# rm: through the library, with its errors (docs/BEHAVIOUR.md), in an RTSHM_DIR.
+d=$tmp/rm; mkdir "$d" "$d/subdir"
+hold S env RTSHM_DIR="$d" "$H" shm /rm1 1 600 close shm /rm2 1 600 close sem /rm3 1 600 close \
+    shm /both 1 600 close sem /both 1 600 close shm /rm4 1 600 close || { bad rm_objects "no holder"; finish; exit; }
+release "$S"
+check rm_object_and_semaphore sh -c "RTSHM_DIR=$d $R rm /rm1 rm2 /rm3 && [ ! -e $d/rm1 ] && [ ! -e $d/rm2 ] && [ ! -e $d/sem.rm3 ]"
+fails_with rm_missing_is_enoent 1 '^rtshm: rm /nope: No such file or directory \(ENOENT\)$' env RTSHM_DIR="$d" "$R" rm /nope
+fails_with rm_sem_missing_is_enoent 1 '^rtshm: rm /nope: No such file or directory \(ENOENT\)$' env RTSHM_DIR="$d" "$R" rm --sem /nope
+long=$(printf "/%0256d" 0)
+fails_with rm_long_name_is_enametoolong 1 'File name too long \(ENAMETOOLONG\)$' env RTSHM_DIR="$d" "$R" rm "$long"
+fails_with rm_slash_inside_is_enoent 1 'rm /a/b: No such file or directory \(ENOENT\)$' env RTSHM_DIR="$d" "$R" rm /a/b
+fails_with rm_dot_is_enoent 1 'rm /\.: No such file or directory \(ENOENT\)$' env RTSHM_DIR="$d" "$R" rm /.
+fails_with rm_directory_is_eisdir 1 'rm /subdir: Is a directory \(EISDIR\)$' env RTSHM_DIR="$d" "$R" rm /subdir
+fails_with rm_both_names_the_choice 1 'rm /both: both an object and a semaphore have this name' env RTSHM_DIR="$d" "$R" rm /both
+check rm_sem_takes_the_semaphore sh -c "RTSHM_DIR=$d $R rm --sem /both && [ -e $d/both ] && [ ! -e $d/sem.both ] && RTSHM_DIR=$d $R rm /both && [ ! -e $d/both ]"
+check rm_goes_on_after_a_failure sh -c "RTSHM_DIR=$d $R rm /nope /rm4 2>/dev/null; [ \$? -eq 1 ] && [ ! -e $d/rm4 ]"
+printf x > "$d/twin"; printf x > "/dev/shm/$u.twin"
+check rm_honours_rtshm_dir sh -c "RTSHM_DIR=$d $R rm /twin && [ ! -e $d/twin ] && [ -e /dev/shm/$u.twin ]"
+printf x > "$d/twin"
+check rm_honours_dir sh -c "$R rm --dir $d /twin && [ ! -e $d/twin ] && $R rm /$u.twin && [ ! -e /dev/shm/$u.twin ]"
+if [ -n "$root" ]; then
+    printf x > "/dev/shm/$u.roots"
+    fails_with rm_another_users_is_eacces 1 "rm /$u.roots: Permission denied \\(EACCES\\)$" $nobody "$R" rm "/$u.roots"
+    rm -f "/dev/shm/$u.roots"
+fi
+
 # A user who cannot read every process: a process of another user may hold anything, so its
 # holders are unknown and gc leaves what it cannot judge (exit 3). (As root: phase 2.)
 if [ -z "$root" ]; then
@@ -166,73 +192,52 @@ fi
 root=${CMD_ROOT:-}
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm || { bad private_dev_shm "cannot mount a tmpfs on /dev/shm"; finish; exit; }
 [ -n "$py" ] || skip ls_json_field_by_field "python3 is not installed"
+# The objects' directory: root's RTSHM_DIR; in a user namespace, /dev/shm (no RTSHM_DIR is
+# safe there: / belongs to an unmapped uid).
+if [ -n "$root" ]; then d=$tmp/dir; mkdir "$d"; E="env RTSHM_DIR=$d"; else d=/dev/shm; E=env; fi
 
 # Everything ls tells apart, made by another process: an object it holds open, one it only
 # maps (its descriptor closed), one it closed, a semaphore it holds (mapped) and one it closed;
 # then what is no object: a directory, a symbolic link, a sem. file of another size, a FIFO,
 # and an object whose name is not UTF-8.
-d=$tmp/dir; mkdir "$d"
-hold P env RTSHM_DIR="$d" "$H" shm /held 3000 600 open shm /mapped 1048576 644 map shm /closed 10 600 close \
-    sem /s1 3 644 open sem /s2 0 600 close || { finish; exit; }
+hold P $E "$H" shm /held 3000 600 open shm /mapped 1048576 644 map shm /closed 10 600 close \
+    sem /s1 3 644 open sem /s2 0 600 close || { bad ls_objects "no holder"; finish; exit; }
 mkdir "$d/subdir"; ln -s closed "$d/link"; printf 12345 > "$d/sem.bad"; mkfifo "$d/fifo"
 printf x > "$d/$(printf 'we\377ird')"
 if [ -n "$py" ]; then
-    check ls_json_field_by_field sh -c "RTSHM_DIR=$d $R ls --json | python3 tests-cmd/check.py ls-json $d $P 0"
-    check ls_table sh -c "RTSHM_DIR=$d $R ls | python3 tests-cmd/check.py ls-table $d"
-    check ls_json_with_dir_is_the_same sh -c "[ \"\$($R ls --json --dir $d/)\" = \"\$(RTSHM_DIR=$d $R ls --json)\" ]"
-    check non_utf8_name_round_trips sh -c "RTSHM_DIR=$d $R ls --json | python3 -c 'import json, os, sys; n = [os.fsencode(json.loads(l)[\"file\"]) for l in sys.stdin]; sys.exit(b\"we\\xffird\" not in n)'"
+    check ls_json_field_by_field sh -c "$E $R ls --json | python3 tests-cmd/check.py ls-json $d $P 0"
+    check ls_table sh -c "$E $R ls | python3 tests-cmd/check.py ls-table $d"
+    check ls_json_with_dir_is_the_same sh -c "[ \"\$($R ls --json --dir $d/)\" = \"\$($E $R ls --json)\" ]"
+    check non_utf8_name_round_trips sh -c "$E $R ls --json | python3 -c 'import json, os, sys; n = [os.fsencode(json.loads(l)[\"file\"]) for l in sys.stdin]; sys.exit(b\"we\\xffird\" not in n)'"
 fi
-check ls_shows_value_and_holders sh -c "RTSHM_DIR=$d $R ls | grep -Eq '^/s1 +sem +32 .* 3 +$P cmd-holder\$' && RTSHM_DIR=$d $R ls | grep -Eq '^/closed +shm .* - +-\$'"
+check ls_shows_value_and_holders sh -c "$E $R ls | grep -Eq '^/s1 +sem +32 .* 3 +$P cmd-holder\$' && $E $R ls | grep -Eq '^/closed +shm .* - +-\$'"
 
 # The default directory, /dev/shm (this namespace's), and RTSHM_DIR keep apart.
-hold Q "$H" shm "/$u.x" 64 600 open
-check ls_default_dir sh -c "$R ls | grep -Eq '^/$u.x +shm +64 .* $Q cmd-holder\$' && ! RTSHM_DIR=$d $R ls | grep -q '$u.x'"
+if [ -n "$root" ]; then
+    hold Q "$H" shm "/$u.x" 64 600 open
+    check ls_default_dir sh -c "$R ls | grep -Eq '^/$u.x +shm +64 .* $Q cmd-holder\$' && ! $E $R ls | grep -q '$u.x'"
+fi
 
 # As uid 65534, root's processes cannot be read: nothing is seen held, everything is unknown.
 if [ -n "$root" ] && [ -n "$py" ]; then
-    check unprivileged_ls_holders_unknown sh -c "$nobody env RTSHM_DIR=$d $R ls --json | python3 tests-cmd/check.py ls-json $d $P +"
-    check unprivileged_ls_marks_unknown sh -c "$nobody env RTSHM_DIR=$d $R ls | grep -Eq '^/held .* \\?\$' && $nobody env RTSHM_DIR=$d $R ls | grep -q '^?: [0-9]* process.* could not be checked'"
+    check unprivileged_ls_holders_unknown sh -c "$nobody $E $R ls --json | python3 tests-cmd/check.py ls-json $d $P +"
+    check unprivileged_ls_marks_unknown sh -c "$nobody $E $R ls | grep -Eq '^/held .* \\?\$' && $nobody $E $R ls | grep -q '^?: [0-9]* process.* could not be checked'"
 elif [ -z "$root" ]; then
     skip unprivileged_ls_holders_unknown "needs root (a second uid); phase 1 tested this user"
 fi
 
-# rm: through the library, with its errors.
-hold S env RTSHM_DIR="$d" "$H" shm /rm1 1 600 close shm /rm2 1 600 close sem /rm3 1 600 close \
-    shm /both 1 600 close sem /both 1 600 close shm /rm4 1 600 close
-release "$S"
-check rm_object_and_semaphore sh -c "RTSHM_DIR=$d $R rm /rm1 rm2 /rm3 && [ ! -e $d/rm1 ] && [ ! -e $d/rm2 ] && [ ! -e $d/sem.rm3 ]"
-fails_with rm_missing_is_enoent 1 '^rtshm: rm /nope: No such file or directory \(ENOENT\)$' env RTSHM_DIR="$d" "$R" rm /nope
-fails_with rm_sem_missing_is_enoent 1 '^rtshm: rm /nope: No such file or directory \(ENOENT\)$' env RTSHM_DIR="$d" "$R" rm --sem /nope
-long=$(printf "/%0256d" 0)
-fails_with rm_long_name_is_enametoolong 1 'File name too long \(ENAMETOOLONG\)$' env RTSHM_DIR="$d" "$R" rm "$long"
-fails_with rm_slash_inside_is_enoent 1 'rm /a/b: No such file or directory \(ENOENT\)$' env RTSHM_DIR="$d" "$R" rm /a/b
-fails_with rm_dot_is_enoent 1 'rm /\.: No such file or directory \(ENOENT\)$' env RTSHM_DIR="$d" "$R" rm /.
-fails_with rm_directory_is_eisdir 1 'rm /subdir: Is a directory \(EISDIR\)$' env RTSHM_DIR="$d" "$R" rm /subdir
-fails_with rm_both_names_the_choice 1 'rm /both: both an object and a semaphore have this name' env RTSHM_DIR="$d" "$R" rm /both
-check rm_sem_takes_the_semaphore sh -c "RTSHM_DIR=$d $R rm --sem /both && [ -e $d/both ] && [ ! -e $d/sem.both ] && RTSHM_DIR=$d $R rm /both && [ ! -e $d/both ]"
-check rm_goes_on_after_a_failure sh -c "RTSHM_DIR=$d $R rm /nope /rm4 2>/dev/null; [ \$? -eq 1 ] && [ ! -e $d/rm4 ]"
-printf x > "$d/twin"; printf x > "/dev/shm/$u.twin"
-check rm_honours_rtshm_dir sh -c "RTSHM_DIR=$d $R rm /twin && [ ! -e $d/twin ] && [ -e /dev/shm/$u.twin ]"
-printf x > "$d/twin"
-check rm_honours_dir sh -c "$R rm --dir $d /twin && [ ! -e $d/twin ] && $R rm /$u.twin && [ ! -e /dev/shm/$u.twin ]"
-if [ -n "$root" ]; then
-    printf x > "/dev/shm/$u.roots"
-    fails_with rm_another_users_is_eacces 1 "rm /$u.roots: Permission denied \\(EACCES\\)$" $nobody "$R" rm "/$u.roots"
-    rm -f "/dev/shm/$u.roots"
-fi
-
 # gc: nothing is old yet, by the default hour; an mtime set back does not make an entry old
 # (its ctime is new: nobody can set that back).
-check gc_leaves_recent_entries sh -c "out=\$(RTSHM_DIR=$d $R gc) && [ -z \"\$out\" ] && [ -e $d/closed ] && [ -e $d/sem.s2 ]"
+check gc_leaves_recent_entries sh -c "out=\$($E $R gc) && [ -z \"\$out\" ] && [ -e $d/closed ] && [ -e $d/sem.s2 ]"
 touch -d '2 days ago' "$d/closed"
-check gc_counts_ctime sh -c "out=\$(RTSHM_DIR=$d $R gc --older-than 1h) && [ -z \"\$out\" ] && [ -e $d/closed ]"
+check gc_counts_ctime sh -c "out=\$($E $R gc --older-than 1h) && [ -z \"\$out\" ] && [ -e $d/closed ]"
 # Two seconds later everything is old: gc removes what nobody holds, never what is held.
 wait_older "$d" 2
 # gc_prints DIR WANT LEFT ARGS...: gc in DIR with ARGS succeeds, printing WANT, and leaves
 # LEFT in DIR (WANT and LEFT are printf formats; LEFT is in C order).
 gc_prints() {
     dir=$1 want=$(printf "$2") left=$(printf "$3"); shift 3
-    out=$(RTSHM_DIR=$dir "$R" gc "$@") || { echo "exit $?: $out"; return 1; }
+    out=$($E "$R" gc "$@") || { echo "exit $?: $out"; return 1; }
     [ "$out" = "$want" ] || { echo "printed: $out"; echo "expected: $want"; return 1; }
     now=$(ls -A "$dir" | LC_ALL=C sort)
     [ "$now" = "$left" ] || { echo "left: $now"; echo "expected: $left"; return 1; }
@@ -245,10 +250,13 @@ check gc_never_removes_held gc_prints "$d" '' "$held" --older-than 0s
 # Once the holder is gone, they are no one's; entries of kind other stay.
 release "$P"
 check gc_removes_once_released gc_prints "$d" 'removed shm /held\nremoved shm /mapped\nremoved sem /s1' 'fifo\nlink\nsem.bad\nsubdir' --older-than 0s
-# In the default directory, /dev/shm (this namespace's own).
-check gc_default_dir_leaves_held sh -c "[ -z \"\$($R gc --older-than 0s)\" ] && [ -e /dev/shm/$u.x ]"
-release "$Q"
-check gc_default_dir sh -c "[ \"\$($R gc --older-than 0s)\" = 'removed shm /$u.x' ] && [ ! -e /dev/shm/$u.x ]"
+# In the default directory, /dev/shm (this namespace's own). (In a user namespace, that is
+# where everything above was.)
+if [ -n "$root" ]; then
+    check gc_default_dir_leaves_held sh -c "[ -z \"\$($R gc --older-than 0s)\" ] && [ -e /dev/shm/$u.x ]"
+    release "$Q"
+    check gc_default_dir sh -c "[ \"\$($R gc --older-than 0s)\" = 'removed shm /$u.x' ] && [ ! -e /dev/shm/$u.x ]"
+fi
 
 # As uid 65534 in its own directory: root's processes cannot be read, so gc leaves the stale
 # object it cannot judge (exit 3, and it says so); root, who sees every process, removes it.
