@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 fn main() {
-    // make passes the archive's directory; by hand, it is the workspace's target/release.
+    // make passes the archive's directory; by hand, it is the workspace's target/release,
+    // whatever the command's own profile: a debug archive (no LTO) keeps its own panic handler
+    // and rust_eh_personality, which clash with std's.
     let dir = match std::env::var_os("RTSHM_LIB_DIR") {
         Some(d) => PathBuf::from(d),
         None => {
