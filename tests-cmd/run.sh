@@ -171,8 +171,7 @@ if [ -z "$root" ]; then
         mkdir "$tmp/mine"; printf x > "$tmp/mine/stale"
         check unreadable_process_makes_holders_unknown sh -c "$R ls --json --dir $tmp/mine | grep -q '\"holders\":\\[\\],\"holders_unknown\":[1-9]' && $R ls --dir $tmp/mine | grep -q '^/stale .* ?\$'"
         fails_with gc_leaves_what_it_cannot_judge 3 "^rtshm: gc: left shm /stale: [0-9]+ process(es)? could not be checked$" "$R" gc --older-than 0s --dir "$tmp/mine"
-        check gc_left_it "$R" ls --dir "$tmp/mine" --json
-        [ -e "$tmp/mine/stale" ] || bad gc_left_it_in_place "removed"
+        check gc_left_it test -e "$tmp/mine/stale"
     fi
 fi
 
@@ -291,9 +290,9 @@ sys.exit(print(bad, list(j)) or 1 if bad or list(j) != order else 0)'"
     fi
     check df_table sh -c "out=\$($R df --dir $s) && echo \"\$out\" | grep -Eq '^$s: 12[0-9]K used \\([0-9]+%\\), [0-9.]+K free of 1.0M\$' && echo \"\$out\" | grep -Eq '^98K +100K +shm +/a\$' && ! echo \"\$out\" | grep -q warning"
     head -c 900000 /dev/zero > "$s/c"
-    check df_warns_when_nearly_full sh -c "$R df --dir $s | grep -E '^warning: $s is 9[0-9]% full' | grep 'SIGBUS' | grep 'RTSHM_RESERVE=1' | grep -q RTSHM_DIR && $R df --dir $s --json | grep -q '\"nearly_full\":true'"
+    check df_warns_when_nearly_full sh -c "$R df --dir $s | tr '\\n' ' ' | grep -E 'warning: $s is 9[0-9]% full' | grep 'SIGBUS' | grep 'RTSHM_RESERVE=1' | grep -q RTSHM_DIR && $R df --dir $s --json | grep -q '\"nearly_full\":true'"
     rm -f "$s/c"; truncate -s 4M "$s/sparse"
-    check df_warns_when_unbacked_exceeds_free sh -c "$R df --dir $s | grep -q \"^warning: $s: the entries' unbacked pages (4.0M) need more than the free space\""
+    check df_warns_when_unbacked_exceeds_free sh -c "$R df --dir $s | tr '\\n' ' ' | grep -q \"warning: $s: the entries' unbacked pages (4.0M) need more than the free space\""
     umount "$s"
 else
     skip df_json "cannot mount a tmpfs"

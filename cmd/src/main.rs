@@ -570,12 +570,12 @@ fn df(o: &Opts) -> Result<u8, Fail> {
                 out::size(space.free)
             )
         };
-        text.push_str(&format!(
+        text.push_str(&render::paragraph(&format!(
             "warning: {full}. A process that touches a page of a shared object when no space \
              is left dies of SIGBUS. Remedies: RTSHM_RESERVE=1 makes ftruncate reserve the \
              space, failing with ENOSPC instead; RTSHM_DIR puts the objects in a bigger file \
-             system (man 7 rtshm).\n"
-        ));
+             system (man 7 rtshm)."
+        )));
     }
     print(&text)
 }

@@ -29,6 +29,13 @@ fn fill(out: &mut String, text: &str, indent: usize, first: usize) {
     out.push('\n');
 }
 
+/// A paragraph for the terminal: filled to the width.
+pub fn paragraph(text: &str) -> String {
+    let mut out = String::new();
+    fill(&mut out, text, 0, 0);
+    out
+}
+
 fn text_blocks(out: &mut String, blocks: &[Block]) {
     for b in blocks {
         out.push('\n');
