@@ -109,6 +109,7 @@ fails_with missing_value_is_a_usage_error 2 '--older-than needs a value' "$R" gc
 fails_with bad_top_is_a_usage_error 2 '--top takes a number' "$R" df --top x
 fails_with shm_and_sem_is_a_usage_error 2 'exclude each other' "$R" rm --shm --sem /x
 fails_with help_of_no_command_is_a_usage_error 2 'no command nope' "$R" help nope
+fails_with help_takes_one_command 2 'unexpected argument df' "$R" help ls df
 fails_with flag_with_a_value_is_a_usage_error 2 '--json takes no value' "$R" ls --json=1
 
 for c in ls df gc "rm /x"; do

@@ -83,6 +83,12 @@ fn run(args: &[OsString]) -> Result<u8, Fail> {
             }
         }
         "help" => {
+            if rest.len() > 1 {
+                return Err(usage(
+                    "help",
+                    format!("unexpected argument {}", rest[1].to_string_lossy()),
+                ));
+            }
             return match rest.first() {
                 None => print(&render::help()),
                 Some(h) if h == "-h" || h == "--help" => print(&render::command_help(&doc::HELP)),
@@ -90,7 +96,7 @@ fn run(args: &[OsString]) -> Result<u8, Fail> {
                     Some(c) => print(&render::command_help(c)),
                     None => Err(usage("", format!("no command {}", c.to_string_lossy()))),
                 },
-            }
+            };
         }
         _ => find(first),
     };
