@@ -1,10 +1,13 @@
-# rtshm: the user's interface. `make` builds, `make test` runs every test, `make demo` shows
-# two processes sharing memory through rtshm, `make bench` measures, `make install` installs.
+# rtshm: the user's interface. `make` builds the library, the rtshm command and its man pages,
+# `make test` runs every test, `make demo` shows two processes sharing memory through rtshm,
+# `make bench` measures, `make install` installs.
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
@@ -18,25 +21,29 @@ B := build
 SO := $(REL)/librtshm.so
 A := $(REL)/librtshm.a
 HEADER := include/rtshm.h
+CMD := $(REL)/rtshm
+MAN := $(B)/rtshm.1 $(B)/rtshm.7
 
 TEST_SRCS := $(filter-out tests-c/peer.c tests-c/soak.c,$(wildcard tests-c/*.c))
 TEST_HDRS := $(wildcard tests-c/*.h)
 SUITES := $(B)/suite-shared $(B)/suite-static $(B)/suite-preload $(B)/peer
 TEST_LIBS := -ldl -lpthread
 
-.PHONY: all lib help toolchain demo test check-sanitizers bench fuzz soak install uninstall clean FORCE
+.PHONY: all lib cmd help toolchain demo test check-sanitizers bench fuzz soak install uninstall clean FORCE
 
-all: lib
+all: lib cmd
 
 help:
-	@echo "make             build target/release/librtshm.so and librtshm.a (the same as make lib)"
+	@echo "make             build the library, the rtshm command and its man pages (make lib, make cmd)"
+	@echo "make lib         build target/release/librtshm.so and librtshm.a"
+	@echo "make cmd         build target/release/rtshm (with librtshm.a in it), build/rtshm.1 and build/rtshm.7"
 	@echo "make demo        build, then two processes share memory through rtshm"
 	@echo "make test        every test; ends with 'total: N passed, N failed, N skipped'"
 	@echo "make bench       rtshm against glibc and the bare system calls (BENCHMARKS.md; needs valgrind)"
 	@echo "make fuzz        differential fuzzing against glibc (FUZZ_SECONDS=60; nightly Rust, cargo-fuzz)"
 	@echo "make soak        processes x threads, fork and signal handlers (SOAK_SECONDS=10)"
 	@echo "make check-sanitizers  only the ASan/UBSan and valgrind runs of the C suite"
-	@echo "make install     install under PREFIX=$(PREFIX) (DESTDIR= for staging; runs ldconfig as root)"
+	@echo "make install     install the library, bin/rtshm and its man pages under PREFIX=$(PREFIX) (DESTDIR= for staging; runs ldconfig as root)"
 	@echo "make uninstall   remove what make install put there"
 	@echo "make clean       remove build/ and cargo's target/"
 	@echo "make help        this list"
@@ -88,6 +95,18 @@ $(SO): $(SO_A) $(B)/librtshm.map Makefile
 
 $(REL)/librtshm.so.0: $(SO)
 	ln -sf librtshm.so $@
+
+# The rtshm command (cmd/) links librtshm.a, built first: its rm and gc remove through the
+# library's own shm_unlink and sem_unlink (cmd/build.rs).
+cmd: $(CMD) $(MAN)
+
+$(CMD): FORCE $(A) | $(B)
+	RTSHM_LIB_DIR=$(CURDIR)/$(REL) $(CARGO) build --release -p rtshm-cmd
+	@$(call fresh,$(CMD),rtshm)
+
+# The man pages come from the same text as --help (cmd/src/doc.rs).
+$(B)/rtshm.%: $(CMD) | $(B)
+	$(CMD) --roff $* > $@.new && mv $@.new $@
 
 FORCE:
 
@@ -195,7 +214,11 @@ fuzz: lib
 	cd fuzz && $(CARGO) +nightly fuzz run safedir -O $(CURDIR)/$(B)/fuzz-corpus/safedir -- \
 		-max_total_time=$$(( $(FUZZ_SECONDS) / 4 + 1 )) -print_final_stats=1
 
-test: lib $(SUITES) $(SAN_SUITES) $(B)/writer
+# The rtshm command's tests: the process that makes and holds objects for them.
+$(B)/cmd-holder: tests-cmd/holder.c $(HEADER) $(SO) $(REL)/librtshm.so.0 $(CCID) | $(B)
+	$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iinclude -o $@ $< -L$(REL) -lrtshm -Wl,-rpath,$(CURDIR)/$(REL)
+
+test: lib cmd $(SUITES) $(SAN_SUITES) $(B)/writer $(B)/cmd-holder
 	@sh tests-c/run.sh
 
 # Only the sanitizer and valgrind runs (make test runs them too).
@@ -206,8 +229,9 @@ check-sanitizers: lib $(SUITES) $(SAN_SUITES)
 # removes what install made and nothing else. Installing into the system (no DESTDIR) as root
 # runs ldconfig, as a distribution's package does; otherwise install says what to do.
 MADE = $(DESTDIR)$(LIBDIR)/.rtshm-made-dirs
-install: lib
-	@made=; for d in $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR); do \
+install: lib cmd
+	@made=; for d in $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7; do \
 		p=; for c in $$(echo "$$d" | tr '/' ' '); do \
 			p="$$p/$$c"; [ -d "$$p" ] || { mkdir "$$p" && made="$$p $$made"; } || exit 1; \
 		done; \
@@ -220,6 +244,9 @@ install: lib
 	install -m 644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/rtshm.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' rtshm.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/rtshm.pc
+	install -m 755 $(CMD) $(DESTDIR)$(BINDIR)/rtshm
+	install -m 644 $(B)/rtshm.1 $(DESTDIR)$(MANDIR)/man1/rtshm.1
+	install -m 644 $(B)/rtshm.7 $(DESTDIR)$(MANDIR)/man7/rtshm.7
 	@if [ -n "$(DESTDIR)" ]; then :; \
 	elif [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then \
 		echo ldconfig; ldconfig; \
@@ -232,7 +259,8 @@ install: lib
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/librtshm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librtshm.so.0 \
 		$(DESTDIR)$(LIBDIR)/librtshm.so $(DESTDIR)$(LIBDIR)/librtshm.a \
-		$(DESTDIR)$(INCLUDEDIR)/rtshm.h $(DESTDIR)$(PKGCONFIGDIR)/rtshm.pc
+		$(DESTDIR)$(INCLUDEDIR)/rtshm.h $(DESTDIR)$(PKGCONFIGDIR)/rtshm.pc \
+		$(DESTDIR)$(BINDIR)/rtshm $(DESTDIR)$(MANDIR)/man1/rtshm.1 $(DESTDIR)$(MANDIR)/man7/rtshm.7
 	@if [ -f $(MADE) ]; then made=$$(cat $(MADE)); rm -f $(MADE); \
 		for d in $$made; do rmdir "$$d" 2>/dev/null || true; done; fi
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then \

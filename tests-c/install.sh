@@ -16,6 +16,13 @@ check install_pkg_config sh -c "[ \"\$($pc --modversion rtshm)\" = $ver ]"
 check install_link_shared_via_pkg_config sh -c "${CC:-cc} -o $tmp/w examples/writer.c \$($pc --cflags --libs rtshm) -ldl && LD_LIBRARY_PATH=$lib $tmp/w $name true"
 fi
 check install_link_static sh -c "${CC:-cc} -o $tmp/ws examples/writer.c -I$d/opt/rtshm/include $lib/librtshm.a -ldl && $tmp/ws $name.s true && ! ldd $tmp/ws | grep -q rtshm"
+# The command and its man pages: on the PATH, runnable, rendered; the same build as the tree's.
+bin=$d/opt/rtshm/bin man=$d/opt/rtshm/share/man
+check install_command sh -c "[ -x $bin/rtshm ] && [ \"\$(PATH=$bin:\$PATH rtshm --version)\" = \"rtshm $ver\" ] && PATH=$bin:\$PATH rtshm ls --dir $tmp >/dev/null"
+check install_man_pages sh -c "cmp -s build/rtshm.1 $man/man1/rtshm.1 && cmp -s build/rtshm.7 $man/man7/rtshm.7"
+if needs man install_man_pages_render; then
+check install_man_pages_render sh -c "MANWIDTH=80 man -l $man/man1/rtshm.1 | grep -q 'rtshm gc' && MANWIDTH=80 man -l $man/man7/rtshm.7 | grep -q RTSHM_RESERVE"
+fi
 check install_again_over_itself make -s install DESTDIR="$d" PREFIX=/opt/rtshm
 # install made $d and everything under it: uninstall removes all of it, directories too.
 # make says in one line, before any cargo error, when the toolchain is missing or too old.

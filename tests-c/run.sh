@@ -66,6 +66,7 @@ if [ "${1:-}" != sanitizers ]; then
     part "C suite, glibc program under LD_PRELOAD" env LD_PRELOAD="$so" build/suite-preload
     part "linking: libraries, plugins, Python extensions, old and new binaries" sh tests-c/linking.sh
     part "install" sh tests-c/install.sh
+    part "the rtshm command" sh tests-cmd/run.sh
     part "docs/CONFORMANCE.md" sh tests-c/docs.sh
     part "CPython multiprocessing and the README recipes" sh tests-py/run.sh
 fi
