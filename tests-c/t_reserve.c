@@ -221,6 +221,33 @@ TEST(ftruncate_as_glibc_but_enospc_when_reserve_is_1)
     CHECK_CHILD(in_child(differential, "1"));
 }
 
+/* A new object under this test's name `tag`, unlinked at once: its descriptor. */
+static int new_unlinked_object(const char *tag)
+{
+    const char *name = tname(tag);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0);
+    CHECK_OK(shm_unlink(name));
+    return fd;
+}
+
+static long long allocated_bytes(int fd)
+{
+    struct stat st;
+    CHECK_OK(fstat(fd, &st));
+    return (long long)st.st_blocks * 512;
+}
+
+/* Fails unless the object is still empty, with nothing allocated, after `what`. */
+static void check_empty(int fd, const char *what)
+{
+    struct stat st;
+    CHECK_OK(fstat(fd, &st));
+    CHECK(st.st_size == 0);
+    if (allocated_bytes(fd) != 0)
+        FAIL("%lld bytes still allocated after %s", allocated_bytes(fd), what);
+}
+
 /* With RTSHM_RESERVE=1, a growing object's new range is allocated by ftruncate, before any
  * touch; without it, not. */
 static void reserved_blocks(void *arg)
@@ -228,10 +255,7 @@ static void reserved_blocks(void *arg)
     const char *value = arg;
     if (value)
         setenv("RTSHM_RESERVE", value, 1);
-    const char *name = tname("blocks");
-    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-    CHECK(fd >= 0);
-    CHECK_OK(shm_unlink(name));
+    int fd = new_unlinked_object("blocks");
     CHECK_OK(ftruncate(fd, 1 << 20));
     struct stat st;
     CHECK_OK(fstat(fd, &st));
@@ -453,12 +477,6 @@ TEST(reserve_turns_sigbus_into_enospc_in_rtshm_dir)
 /* ---------------------------------------------------------------------------------------- */
 /* 3. Nothing is kept when ftruncate fails after the reservation, or would fail anyway.      */
 
-static long long allocated_bytes(int fd)
-{
-    struct stat st;
-    CHECK_OK(fstat(fd, &st));
-    return (long long)st.st_blocks * 512;
-}
 
 /* RLIMIT_FSIZE below the new size: ftruncate fails with EFBIG (SIGXFSZ ignored), as glibc's
  * does, and nothing stays allocated. */
@@ -470,17 +488,10 @@ static void past_rlimit_fsize(void *arg)
     signal(SIGXFSZ, SIG_IGN);
     struct rlimit lim = {1 << 20, 1 << 20};
     CHECK_OK(setrlimit(RLIMIT_FSIZE, &lim));
-    const char *name = tname("fsize");
-    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-    CHECK(fd >= 0);
-    CHECK_OK(shm_unlink(name));
+    int fd = new_unlinked_object("fsize");
     CHECK_ERR(glibc_ftruncate(fd, 4 << 20), EFBIG);
     CHECK_ERR(ftruncate(fd, 4 << 20), EFBIG);
-    struct stat st;
-    CHECK_OK(fstat(fd, &st));
-    CHECK(st.st_size == 0);
-    if (allocated_bytes(fd) != 0)
-        FAIL("%lld bytes still allocated after the failed ftruncate", allocated_bytes(fd));
+    check_empty(fd, "the failed ftruncate");
     close(fd);
 }
 
@@ -497,17 +508,10 @@ static void refused_after_reserving(void *arg)
 {
     (void)arg;
     setenv("RTSHM_RESERVE", "1", 1);
-    const char *name = tname("refused");
-    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-    CHECK(fd >= 0);
-    CHECK_OK(shm_unlink(name));
+    int fd = new_unlinked_object("refused");
     inject_errno(SYS_ftruncate, -1, EACCES);
     CHECK_ERR(ftruncate(fd, 4 << 20), EACCES);
-    struct stat st;
-    CHECK_OK(fstat(fd, &st));
-    CHECK(st.st_size == 0);
-    if (allocated_bytes(fd) != 0)
-        FAIL("%lld bytes still allocated after the refused ftruncate", allocated_bytes(fd));
+    check_empty(fd, "the refused ftruncate");
     close(fd);
 }
 
@@ -671,21 +675,14 @@ static void interrupted(void *arg)
 {
     int step_fails = arg != NULL;
     setenv("RTSHM_RESERVE", "1", 1);
-    const char *name = tname("eintr");
-    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-    CHECK(fd >= 0);
-    CHECK_OK(shm_unlink(name));
+    int fd = new_unlinked_object("eintr");
     if (step_fails)
         inject_errno_with_flag(SYS_fallocate, 2, 1u << 21, ENOSPC);
     inject_errno_with_flag(SYS_fallocate, 3, 1u << 22, EINTR);
     long long size = 6 << 20;
     if (step_fails) {
         CHECK_ERR(ftruncate(fd, size), ENOSPC);
-        struct stat st;
-        CHECK_OK(fstat(fd, &st));
-        CHECK(st.st_size == 0);
-        if (allocated_bytes(fd) != 0)
-            FAIL("%lld bytes still allocated after ENOSPC", allocated_bytes(fd));
+        check_empty(fd, "ENOSPC");
     } else {
         CHECK_OK(ftruncate(fd, size));
         if (allocated_bytes(fd) < size)
@@ -717,10 +714,7 @@ static void cannot_reserve(void *arg)
     else
         inject_errno(SYS_readlinkat, -1, ENOENT);
     for (int i = 0; i < 3; i++) {
-        const char *name = tname("cannot");
-        int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-        CHECK(fd >= 0);
-        CHECK_OK(shm_unlink(name));
+        int fd = new_unlinked_object("cannot");
         CHECK_OK(ftruncate(fd, 1 << 20));
         CHECK(allocated_bytes(fd) == 0);
         close(fd);
