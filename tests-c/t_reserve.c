@@ -39,6 +39,27 @@ static void need_rtshm_here(void)
         skip("tests rtshm's ftruncate");
 }
 
+struct job {
+    void (*fn)(void *);
+    void *arg;
+};
+
+static void reserving(void *arg)
+{
+    struct job *job = arg;
+    setenv("RTSHM_RESERVE", "1", 1);
+    job->fn(job->arg);
+}
+
+/* Runs fn(arg) in a child process with RTSHM_RESERVE=1, set before its first rtshm call;
+ * fails unless the child exits 0. */
+static void in_reserving_child(void (*fn)(void *), void *arg)
+{
+    need_rtshm_here();
+    struct job job = {fn, arg};
+    CHECK_CHILD(in_child(reserving, &job));
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* 1. ftruncate is rtshm's, and glibc's in behaviour.                                         */
 
@@ -483,7 +504,6 @@ TEST(reserve_turns_sigbus_into_enospc_in_rtshm_dir)
 static void past_rlimit_fsize(void *arg)
 {
     (void)arg;
-    setenv("RTSHM_RESERVE", "1", 1);
     load_glibc_ftruncate();
     signal(SIGXFSZ, SIG_IGN);
     struct rlimit lim = {1 << 20, 1 << 20};
@@ -497,8 +517,7 @@ static void past_rlimit_fsize(void *arg)
 
 TEST(reserve_past_rlimit_fsize_is_efbig)
 {
-    need_rtshm_here();
-    CHECK_CHILD(in_child(past_rlimit_fsize, NULL));
+    in_reserving_child(past_rlimit_fsize, NULL);
 }
 
 /* ftruncate refused after the reservation was made (as a security module may refuse it:
@@ -507,7 +526,6 @@ TEST(reserve_past_rlimit_fsize_is_efbig)
 static void refused_after_reserving(void *arg)
 {
     (void)arg;
-    setenv("RTSHM_RESERVE", "1", 1);
     int fd = new_unlinked_object("refused");
     inject_errno(SYS_ftruncate, -1, EACCES);
     CHECK_ERR(ftruncate(fd, 4 << 20), EACCES);
@@ -517,8 +535,7 @@ static void refused_after_reserving(void *arg)
 
 TEST(reserve_gives_back_when_ftruncate_fails)
 {
-    need_rtshm_here();
-    CHECK_CHILD(in_child(refused_after_reserving, NULL));
+    in_reserving_child(refused_after_reserving, NULL);
 }
 
 /* An append-only object (chattr +a; root): ftruncate fails with EPERM, as glibc's, and nothing
@@ -526,7 +543,6 @@ TEST(reserve_gives_back_when_ftruncate_fails)
 static void append_only(void *arg)
 {
     (void)arg;
-    setenv("RTSHM_RESERVE", "1", 1);
     load_glibc_ftruncate();
     const char *name = tname("append");
     int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -551,9 +567,8 @@ static void append_only(void *arg)
 
 TEST(reserve_leaves_append_only_objects_alone)
 {
-    need_rtshm_here();
     need_root();
-    CHECK_CHILD(in_child(append_only, NULL));
+    in_reserving_child(append_only, NULL);
 }
 
 /* Files that are not objects are never reserved: a file in /tmp, an object's hard link in
@@ -561,7 +576,6 @@ TEST(reserve_leaves_append_only_objects_alone)
 static void not_objects(void *arg)
 {
     (void)arg;
-    setenv("RTSHM_RESERVE", "1", 1);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "/tmp%s", tname("file"));
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -591,8 +605,7 @@ static void not_objects(void *arg)
 
 TEST(reserve_only_objects_in_the_directory)
 {
-    need_rtshm_here();
-    CHECK_CHILD(in_child(not_objects, NULL));
+    in_reserving_child(not_objects, NULL);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -674,7 +687,6 @@ TEST(reserve_values_other_than_0_and_1_are_said_once)
 static void interrupted(void *arg)
 {
     int step_fails = arg != NULL;
-    setenv("RTSHM_RESERVE", "1", 1);
     int fd = new_unlinked_object("eintr");
     if (step_fails)
         inject_errno_with_flag(SYS_fallocate, 2, 1u << 21, ENOSPC);
@@ -693,14 +705,12 @@ static void interrupted(void *arg)
 
 TEST(reserve_interrupted_goes_on_step_by_step)
 {
-    need_rtshm_here();
-    CHECK_CHILD(in_child(interrupted, NULL));
+    in_reserving_child(interrupted, NULL);
 }
 
 TEST(reserve_gives_back_steps_when_one_finds_no_room)
 {
-    need_rtshm_here();
-    CHECK_CHILD(in_child(interrupted, "a step fails"));
+    in_reserving_child(interrupted, "a step fails");
 }
 
 /* A file system without fallocate (EOPNOTSUPP), or no /proc/self/fd (readlinkat fails): the
