@@ -136,6 +136,27 @@ static const char *hide_proc(void)
 /* ---------------------------------------------------------------------------------------- */
 /* 1. Secure execution is the kernel's AT_SECURE, whatever the process does with its ids.    */
 
+static char first_dir[PATH_MAX];
+
+/* The first rtshm call (rtshm_dir(), which reads the settings) made as the real user, as a
+ * setuid program does while it works for its user; its answer lands in first_dir. Then, with
+ * `back`, the effective uid again. Returns 0, or 2 with a line printed when an id change
+ * fails. */
+static int first_call_as_user(uid_t euid, int back)
+{
+    if (seteuid(getuid()) != 0) {
+        printf("seteuid(%d): %s\n", (int)getuid(), strerror(errno));
+        return 2;
+    }
+    const char *dir = current_rtshm_dir();
+    snprintf(first_dir, sizeof first_dir, "%s", dir ? dir : "(null)");
+    if (back && seteuid(euid) != 0) {
+        printf("seteuid(%d): %s\n", (int)euid, strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
 /* The privileged copies' side. Each mode prints one line, "<AT_SECURE> <rtshm_dir() at the
  * first call>[ <result>]", and returns 0; an id change that fails returns 2. */
 static int helper_mode(int argc, char **argv)
@@ -162,51 +183,33 @@ static int helper_mode(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--trust-open-state") == 0) {
         /* A setuid-root program that makes its first rtshm call as its user, then creates
          * its own state as root: RTSHM_DIR must not have been let in by the first call. */
-        if (seteuid(getuid()) != 0) {
-            printf("seteuid(%d): %s\n", (int)getuid(), strerror(errno));
+        if (first_call_as_user(euid, 1) != 0)
             return 2;
-        }
-        static char first[PATH_MAX];
-        const char *dir = current_rtshm_dir();
-        snprintf(first, sizeof first, "%s", dir ? dir : "(null)");
-        if (seteuid(euid) != 0) {
-            printf("seteuid(%d): %s\n", (int)euid, strerror(errno));
-            return 2;
-        }
         int fd = shm_open(argv[2], O_RDWR | O_CREAT | O_TRUNC, 0600);
-        printf("%lu %s %s\n", getauxval(AT_SECURE), first, fd >= 0 ? "opened" : errname_(errno));
+        printf("%lu %s %s\n", getauxval(AT_SECURE), first_dir,
+               fd >= 0 ? "opened" : errname_(errno));
         return 0;
     }
     if (argc == 3 && strcmp(argv[1], "--trust-compat") == 0) {
-        /* As --trust-open-state, with an object name macOS's rules refuse (too long). */
-        if (seteuid(getuid()) != 0) {
-            printf("seteuid(%d): %s\n", (int)getuid(), strerror(errno));
+        /* As --trust-open-state, with an object name macOS's rules refuse (too long), made as
+         * the user. */
+        if (first_call_as_user(euid, 0) != 0)
             return 2;
-        }
-        const char *dir = current_rtshm_dir();
         int fd = shm_open(argv[2], O_RDWR | O_CREAT | O_EXCL, 0600);
-        printf("%lu %s %s\n", getauxval(AT_SECURE), dir ? dir : "(null)",
+        printf("%lu %s %s\n", getauxval(AT_SECURE), first_dir,
                fd >= 0 ? "opened" : errname_(errno));
         return 0;
     }
     if (argc == 3 && strcmp(argv[1], "--trust-reserve") == 0) {
-        /* As --trust-compat, then ftruncate to 1 TiB, which RTSHM_RESERVE=1 refuses (ENOSPC)
-         * and glibc's ftruncate makes sparse. */
-        if (seteuid(getuid()) != 0) {
-            printf("seteuid(%d): %s\n", (int)getuid(), strerror(errno));
+        /* As --trust-open-state, then ftruncate to 1 TiB, which RTSHM_RESERVE=1 refuses
+         * (ENOSPC) and glibc's ftruncate makes sparse. */
+        if (first_call_as_user(euid, 1) != 0)
             return 2;
-        }
-        const char *dir = current_rtshm_dir();
-        if (seteuid(euid) != 0) {
-            printf("seteuid(%d): %s\n", (int)euid, strerror(errno));
-            return 2;
-        }
         int fd = shm_open(argv[2], O_RDWR | O_CREAT | O_EXCL, 0600);
         int r = fd >= 0 ? ftruncate(fd, (off_t)1 << 40) : -1;
         int e = errno;
         shm_unlink(argv[2]);
-        printf("%lu %s %s\n", getauxval(AT_SECURE), dir ? dir : "(null)",
-               r == 0 ? "grown" : errname_(e));
+        printf("%lu %s %s\n", getauxval(AT_SECURE), first_dir, r == 0 ? "grown" : errname_(e));
         return 0;
     }
     printf("unknown helper mode %s\n", argv[1]);
