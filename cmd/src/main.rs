@@ -421,11 +421,30 @@ fn ls(o: &Opts) -> Result<u8, Fail> {
     ));
     let unchecked = holders.unchecked.len();
     if unchecked > 0 || holders.hidden {
+        // SAFETY: geteuid only returns the caller's effective uid.
+        let why = if unsafe { libc::geteuid() } == 0 {
+            // A process with capabilities root's shell lacks, as PID 1 in some containers.
+            "closed even to root here"
+        } else {
+            "another user's: root sees them"
+        };
         text.push_str(&format!(
-            "?: {}{} could not be checked (another user's: root sees them); an entry may be held by {}\n",
-            if unchecked == 1 { "1 process".to_string() } else { format!("{unchecked} processes") },
-            if holders.hidden { " and the processes /proc hides (hidepid)" } else { "" },
-            if unchecked + usize::from(holders.hidden) == 1 { "it" } else { "one of them" },
+            "?: {}{} could not be checked ({why}); an entry may be held by {}\n",
+            if unchecked == 1 {
+                "1 process".to_string()
+            } else {
+                format!("{unchecked} processes")
+            },
+            if holders.hidden {
+                " and the processes /proc hides (hidepid)"
+            } else {
+                ""
+            },
+            if unchecked + usize::from(holders.hidden) == 1 {
+                "it"
+            } else {
+                "one of them"
+            },
         ));
     }
     print(&text)
